@@ -1,0 +1,38 @@
+"""Where the fit runs: CUDA, Apple MPS or CPU, and how many CPU threads it may use."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def pick(name: str = "auto") -> torch.device:
+    """The device called `name`; "auto" prefers CUDA, then MPS, then CPU. ValueError if absent."""
+    if name not in DEVICES:
+        raise ValueError(f"unknown device '{name}': choose one of {', '.join(DEVICES)}")
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if name == "cuda" and not cuda:
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available: use --device cpu")
+    if name == "mps" and not mps:
+        raise ValueError("device 'mps' was asked for but Apple MPS is not available: use --device cpu")
+    return torch.device(name)
+
+
+def default_threads(leave_free: int = 0) -> int:
+    """All cores but `leave_free` (the GUI leaves one for itself when there are several)."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, n - leave_free) if n > 2 else n
+
+
+def set_threads(n: int | None) -> int:
+    """Set torch's intra-op threads (None: all cores); return the number in force."""
+    if n is not None:
+        if n < 1:
+            raise ValueError(f"--threads must be at least 1, not {n}")
+        torch.set_num_threads(n)
+    return torch.get_num_threads()

@@ -1,0 +1,214 @@
+"""The fitting loop: optimise a randomly initialised network so that operator(net(z)) matches
+the observation, yielding `Step` records as it goes.
+
+The loop is a plain generator so the CLI, the GUI's worker thread and tests all drive the same
+code. Cancellation and pause are cooperative through a `Control` object.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import nets
+from .nets import inputs
+from .operators import weighted_mse
+from .presets import Preset
+from .stopping import WindowedVariance
+
+BLOWUP_RATIO = 10 ** 0.5  # a loss jump of more than 5 dB in one step counts as a blow-up
+ES_PIXELS = 64 * 64      # ES-WMV looks at a strided copy of about this many pixels
+
+
+class Control:
+    """Thread-safe remote control for a running fit: stop, pause, resume, learning rate."""
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self.lr: float | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # wake a paused loop so it can stop
+
+    def pause(self) -> None:
+        if not self._stop.is_set():
+            self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def set_lr(self, lr: float) -> None:
+        self.lr = float(lr)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self) -> float:
+        """Block while paused; return the seconds spent waiting."""
+        if self._running.is_set():
+            return 0.0
+        t = time.perf_counter()
+        self._running.wait()
+        return time.perf_counter() - t
+
+
+@dataclass
+class Problem:
+    """What to fit: `operator(crop(net(z))) ~ observation`, with `weight` marking pixels that count."""
+    observation: torch.Tensor          # 1 x C x h x w, values in [0, 1]
+    operator: nn.Module                # maps the clean estimate to the observation's space
+    size: tuple[int, int]              # (H, W) of the clean estimate
+    weight: torch.Tensor | None = None  # 1 x 1 x h x w, 1 where the observation is known
+
+
+@dataclass
+class Step:
+    iteration: int                     # iterations done so far
+    total: int                         # the iteration budget
+    loss: float
+    elapsed_s: float                   # fitting time, pauses excluded
+    s_per_iter: float
+    eta_s: float | None
+    image: np.ndarray | None = None    # H x W x C smoothed output (preview and final steps)
+    variance: float | None = None      # ES-WMV statistic
+    peak_iteration: int | None = None  # where ES-WMV puts the quality peak so far
+    stop_suggested: bool = False
+    done: bool = False
+    stopped_by: str | None = None      # "auto" | "user" | "iterations"
+    restarts: int = 0                  # blow-ups recovered from
+    region: tuple[int, int, int, int] | None = None  # filled in by restore: (top, left, bottom, right)
+    result: object | None = None       # filled in by restore on the final step: an imageio.Photo
+    extra: dict = field(default_factory=dict)
+
+
+def build_net(preset: Preset, c_out: int) -> nn.Module:
+    if preset.net == "decoder":
+        return nets.DeepDecoder(c_out, channels=_first(preset.channels), layers=preset.scales)
+    return nets.skip(preset.input_channels, c_out, preset.channels, preset.scales, preset.skip_channels,
+                     kernel_down=preset.kernel_down, upsample=preset.upsample, need1x1_up=preset.need1x1_up)
+
+
+def _first(v):
+    return v if isinstance(v, int) else v[0]
+
+
+def padded_size(size: tuple[int, int], multiple: int, min_size: int = 0) -> tuple[int, int]:
+    """The smallest size >= `size` (and >= min_size) made of whole multiples: pad, never crop."""
+    return tuple(max(math.ceil(s / multiple) * multiple, min_size) for s in size)  # type: ignore[return-value]
+
+
+def make_input(preset: Preset, net: nn.Module, size: tuple[int, int], gen: torch.Generator) -> torch.Tensor:
+    if isinstance(net, nets.DeepDecoder):
+        h, w = net.input_size(*size)
+        return inputs.noise(net.channels, h, w, gen, scale=1.0)
+    h, w = padded_size(size, net.multiple, net.min_size)
+    if preset.input == "meshgrid":
+        return inputs.meshgrid(h, w)
+    return inputs.noise(preset.input_channels, h, w, gen)
+
+
+def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed: int = 0,
+        auto_stop: bool = True, preview_every: int = 10, control: Control | None = None,
+        device: torch.device | str = "cpu", lr: float | None = None) -> Iterator[Step]:
+    """Run the fit, yielding a Step per iteration (with an image every `preview_every`) and a
+    final one (done=True) whose image is the result: the smoothed output at the detected peak."""
+    control = control or Control()
+    device = torch.device(device)
+    total = int(iterations or preset.iterations)
+    c = problem.observation.shape[1]
+    H, W = problem.size
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = build_net(preset, c)
+    net = net.to(device)
+    z = make_input(preset, net, (H, W), gen).to(device)
+    noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
+    obs = problem.observation.to(device)
+    weight = problem.weight.to(device) if problem.weight is not None else None
+    op = problem.operator.to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=lr or preset.lr)
+
+    def forward(inp: torch.Tensor) -> torch.Tensor:
+        out = net(inp, (H, W)) if isinstance(net, nets.DeepDecoder) else net(inp)
+        return out[..., :H, :W]
+
+    es = WindowedVariance(preset.es_window, preset.es_patience)
+    stride = max(1, int(math.sqrt(H * W / ES_PIXELS)))
+    params = list(net.parameters())
+    good = [p.detach().clone() for p in params]  # clone: on CPU .cpu() would alias the live tensor
+    smoothed = best = None
+    last_loss = None
+    restarts = 0
+    elapsed = 0.0
+    stopped_by = "iterations"
+    it = 0
+
+    def snapshot_image(t: torch.Tensor) -> np.ndarray:
+        return t[0].permute(1, 2, 0).float().cpu().numpy().copy()
+
+    def step(done: bool, loss: float, with_image: bool) -> Step:
+        spi = elapsed / max(it, 1)
+        img = None
+        if with_image and smoothed is not None:
+            img = snapshot_image(best if done and best is not None else smoothed)
+        return Step(it, total, loss, elapsed, spi, None if done else spi * (total - it), img,
+                    es.variance, es.peak, es.should_stop, done, stopped_by if done else None, restarts)
+
+    loss_value = float("nan")
+    while it < total:
+        elapsed -= control.wait_while_paused()
+        if control.stopped:
+            stopped_by = "user"
+            break
+        if control.lr is not None:
+            for g in opt.param_groups:
+                g["lr"] = control.lr
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        out = forward(inputs.perturb(z, preset.reg_noise, noise_gen))
+        loss = weighted_mse(op(out), obs, weight)
+        loss.backward()
+        loss_value = float(loss.detach())
+        if last_loss is not None and (not math.isfinite(loss_value) or loss_value > BLOWUP_RATIO * last_loss):
+            # Blow-up: go back to the last good parameters and fresh optimiser moments.
+            with torch.no_grad():
+                for p, g in zip(params, good):
+                    p.copy_(g)
+            opt.state.clear()
+            restarts += 1
+        else:
+            opt.step()
+            last_loss = loss_value
+            with torch.no_grad():
+                for p, g in zip(params, good):
+                    g.copy_(p)
+                o = out.detach()
+                smoothed = o.clone() if smoothed is None else smoothed.mul_(preset.exp_weight).add_(o, alpha=1 - preset.exp_weight)
+                if es.update(it + 1, o[0, :, ::stride, ::stride].float().cpu().numpy()):
+                    best = smoothed.clone()
+        it += 1
+        elapsed += time.perf_counter() - t0
+        if auto_stop and es.should_stop:
+            stopped_by = "auto"
+            break
+        if it % preview_every == 0 and it < total:
+            yield step(False, loss_value, True)
+        else:
+            yield step(False, loss_value, False)
+    yield step(True, loss_value, True)

@@ -1,0 +1,91 @@
+"""Task -> configuration. `paper` reproduces the authors' notebooks (FIELD.md); `fast`,
+`balanced` and `quality` are ours: smaller networks with auto-stop, tuned by the bench."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+TASKS = ("denoise", "jpeg", "sr", "inpaint")
+DEFAULT = "balanced"
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    iterations: int
+    lr: float = 0.01
+    net: str = "skip"                    # "skip" | "decoder"
+    input: str = "noise"                 # "noise" | "meshgrid"
+    input_channels: int = 32
+    channels: int | tuple[int, ...] = 128
+    scales: int = 5
+    skip_channels: int | tuple[int, ...] = 4
+    upsample: str = "bilinear"           # "bilinear" | "nearest"
+    kernel_down: int = 3
+    need1x1_up: bool = True
+    reg_noise: float = 1 / 30            # std of the per-step perturbation of z
+    exp_weight: float = 0.99             # EMA of outputs
+    es_window: int = 50                  # ES-WMV window (iterations)
+    es_patience: int = 400               # iterations without a new variance minimum before auto-stop
+    region: bool = False                 # inpainting: fit a crop around the mask only
+    margin: float = 0.5                  # context margin around the mask, as a fraction of its box size
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _paper(task: str, variant: str = "") -> Preset:
+    d = "The authors' notebook settings (slow; for reference and benchmarks)."
+    if task == "denoise":
+        return Preset("paper", d, 3000)
+    if task == "jpeg":
+        return Preset("paper", d, 2400, input_channels=3, channels=(8, 16, 32, 64, 128),
+                      skip_channels=(0, 0, 0, 4, 4))
+    if task == "sr":
+        return Preset("paper", d, 2000, reg_noise=0.03)
+    if variant == "object":   # vase: meshgrid input, no skips
+        return Preset("paper-object", d, 5001, input="meshgrid", input_channels=2, skip_channels=0,
+                      upsample="nearest", reg_noise=0.03)
+    if variant == "holes":    # library: deeper, 5x5 down-convs, no skips, 1-ch input
+        return Preset("paper-holes", d, 3001, input_channels=1, channels=(16, 32, 64, 128, 128, 128),
+                      scales=6, skip_channels=0, kernel_down=5, need1x1_up=False, upsample="nearest",
+                      reg_noise=0.0)
+    return Preset("paper", d, 6001, skip_channels=128, upsample="nearest", reg_noise=0.03)
+
+
+def _ours(task: str, name: str) -> Preset:
+    width = {"fast": 32, "balanced": 64, "quality": 128}[name]
+    text = {"fast": "Small network, stops itself at the quality peak: a quick look.",
+            "balanced": "Medium network with auto-stop: the everyday choice.",
+            "quality": "The paper's full-size network with auto-stop: slowest, most detail."}[name]
+    iters = {"fast": 1500, "balanced": 2500, "quality": 4000}[name]
+    base = Preset(name, text, iters, channels=width)
+    if task == "jpeg":
+        return replace(base, iterations=iters * 4 // 5)
+    if task == "sr":
+        return replace(base, reg_noise=0.03)
+    if task == "inpaint":
+        return replace(base, skip_channels=width, upsample="nearest", reg_noise=0.03, region=True,
+                       iterations=iters * 2)
+    return base
+
+
+def names(task: str) -> list[str]:
+    _check_task(task)
+    extra = ["paper-object", "paper-holes"] if task == "inpaint" else []
+    return ["fast", "balanced", "quality", "paper", *extra]
+
+
+def get(task: str, name: str = DEFAULT) -> Preset:
+    """The preset `name` for `task`; ValueError names the valid choices."""
+    _check_task(task)
+    if name not in names(task):
+        raise ValueError(f"unknown preset '{name}' for {task}: choose one of {', '.join(names(task))}")
+    if name.startswith("paper"):
+        return _paper(task, name.partition("-")[2])
+    return _ours(task, name)
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"unknown task '{task}': choose one of {', '.join(TASKS)}")

@@ -1,0 +1,72 @@
+"""Early stopping without ground truth: ES-WMV (Wang et al., "Early Stopping for Deep Image
+Prior", TMLR 2023).
+
+The variance of the last `window` outputs is smallest near the quality peak: the network has
+settled on the image before it starts fitting the noise. The detector tracks the running
+minimum of that variance and calls the peak once it has not improved for `patience` updates.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+
+class WindowedVariance:
+    """ES-WMV: feed outputs in order; `peak` is the iteration whose window had the lowest variance.
+
+    Running sums keep each update O(pixels) whatever the window length.
+    """
+
+    def __init__(self, window: int = 50, patience: int = 300):
+        self.window = window
+        self.patience = patience
+        self._buf: deque[np.ndarray] = deque(maxlen=window)
+        self._iters: deque[int] = deque(maxlen=window)
+        self.variance: float | None = None
+        self.best_variance = float("inf")
+        self.peak: int | None = None  # iteration at which the lowest variance was seen
+        self._since_best = 0
+        self._sum = self._sq = np.zeros(0)
+
+    def update(self, iteration: int, output: np.ndarray) -> bool:
+        """Add the output of `iteration`; return True when this is a new variance minimum."""
+        x = np.asarray(output, dtype=np.float64).ravel()
+        if len(self._buf) == self.window:  # slide: drop the oldest from the running sums
+            old = self._buf[0]
+            self._sum -= old
+            self._sq -= old * old
+        elif not self._buf:
+            self._sum = np.zeros_like(x)
+            self._sq = np.zeros_like(x)
+        self._buf.append(x)
+        self._iters.append(iteration)
+        self._sum += x
+        self._sq += x * x
+        if len(self._buf) < self.window:
+            return False
+        mean = self._sum / self.window
+        self.variance = float(max(0.0, (self._sq / self.window - mean * mean).mean()))
+        if self.variance < self.best_variance:
+            self.best_variance = self.variance
+            self.peak = iteration
+            self._since_best = 0
+            return True
+        self._since_best += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.peak is not None and self._since_best >= self.patience
+
+    def state_dict(self) -> dict:
+        return {"buf": list(self._buf), "iters": list(self._iters), "variance": self.variance,
+                "best_variance": self.best_variance, "peak": self.peak, "since_best": self._since_best}
+
+    def load_state_dict(self, s: dict) -> None:
+        self._buf = deque(s["buf"], maxlen=self.window)
+        self._sum = np.sum(s["buf"], axis=0) if s["buf"] else np.zeros(0)
+        self._sq = np.sum(np.square(s["buf"]), axis=0) if s["buf"] else np.zeros(0)
+        self._iters = deque(s["iters"], maxlen=self.window)
+        self.variance, self.best_variance = s["variance"], s["best_variance"]
+        self.peak, self._since_best = s["peak"], s["since_best"]
