@@ -193,11 +193,12 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
             opt.state.clear()
             restarts += 1
         else:
-            opt.step()
             last_loss = loss_value
             with torch.no_grad():
-                for p, g in zip(params, good):
+                for p, g in zip(params, good):  # the parameters that produced this good loss
                     g.copy_(p)
+            opt.step()
+            with torch.no_grad():
                 o = out.detach()
                 smoothed = o.clone() if smoothed is None else smoothed.mul_(preset.exp_weight).add_(o, alpha=1 - preset.exp_weight)
                 if es.update(it + 1, o[0, :, ::stride, ::stride].float().cpu().numpy()):

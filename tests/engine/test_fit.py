@@ -1,0 +1,166 @@
+"""The fitting loop on tiny images: each task improves on its input; control and reproducibility."""
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from dip_engine import metrics, presets
+from dip_engine.fit import Control, Problem, fit, padded_size
+from dip_engine.operators import Downsample, Identity
+from tests.conftest import smooth_image
+
+H, W = 40, 48
+
+
+def T(a):
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
+
+
+def tiny(task="denoise", **kw):
+    return replace(presets.get(task, "fast"), channels=16, **kw)
+
+
+def last(steps):
+    s = None
+    for s in steps:
+        pass
+    return s
+
+
+def noisy_pair(seed=0):
+    clean = smooth_image(H, W)
+    noisy = np.clip(clean + np.random.default_rng(seed).normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
+    return clean, noisy
+
+
+def test_denoise_improves_psnr():
+    clean, noisy = noisy_pair()
+    s = last(fit(Problem(T(noisy), Identity(), (H, W)), tiny(), iterations=250, auto_stop=False))
+    assert s.done and s.stopped_by == "iterations" and s.iteration == 250
+    assert s.image.shape == (H, W, 3) and s.image.dtype == np.float32
+    assert metrics.psnr(s.image, clean) > metrics.psnr(noisy, clean) + 3
+
+
+def test_sr_beats_nearest_upscale():
+    clean = smooth_image(H, W)
+    lr = Downsample(2)(T(clean))
+    s = last(fit(Problem(lr, Downsample(2), (H, W)), tiny("sr"), iterations=500, auto_stop=False))
+    nearest = np.repeat(np.repeat(lr[0].numpy().transpose(1, 2, 0), 2, 0), 2, 1)
+    assert s.image.shape == (H, W, 3)
+    assert metrics.psnr(s.image, clean) > metrics.psnr(nearest, clean) + 1.5
+
+
+def test_inpaint_fills_the_hole():
+    clean = smooth_image(H, W)
+    known = np.ones((H, W), bool)
+    known[15:25, 20:30] = False
+    obs = clean * known[..., None]
+    weight = torch.from_numpy(known.astype(np.float32))[None, None]
+    s = last(fit(Problem(T(obs), Identity(), (H, W), weight), tiny("inpaint"), iterations=250, auto_stop=False))
+    hole = ~known
+    assert metrics.psnr(s.image[hole], clean[hole]) > metrics.psnr(obs[hole], clean[hole]) + 6
+
+
+def test_grayscale_and_odd_sizes():
+    img = smooth_image(37, 29, c=1)
+    s = last(fit(Problem(T(img), Identity(), (37, 29)), tiny(), iterations=3))
+    assert s.image.shape == (37, 29, 1)
+
+
+def test_padding_never_crops():
+    assert padded_size((37, 29), 32) == (64, 32)
+    assert padded_size((10, 10), 32, 64) == (64, 64)
+
+
+def test_same_seed_same_result_other_seed_differs():
+    _, noisy = noisy_pair()
+    p = Problem(T(noisy), Identity(), (H, W))
+    a = last(fit(p, tiny(), iterations=5, seed=3)).image
+    b = last(fit(p, tiny(), iterations=5, seed=3)).image
+    c = last(fit(p, tiny(), iterations=5, seed=4)).image
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_stop_keeps_a_result_and_ends_the_stream():
+    _, noisy = noisy_pair()
+    control = Control()
+    steps = []
+    for s in fit(Problem(T(noisy), Identity(), (H, W)), tiny(), iterations=1000, control=control):
+        steps.append(s)
+        if s.iteration == 7:
+            control.stop()
+    assert steps[-1].done and steps[-1].stopped_by == "user"
+    assert steps[-1].iteration == 7 and steps[-1].image is not None
+    assert sum(s.done for s in steps) == 1
+
+
+def test_pause_blocks_until_resume():
+    _, noisy = noisy_pair()
+    control = Control()
+    seen = []
+    gen = fit(Problem(T(noisy), Identity(), (H, W)), tiny(), iterations=6, control=control)
+
+    def consume():
+        for s in gen:
+            seen.append(s.iteration)
+
+    control.pause()
+    t = threading.Thread(target=consume)
+    t.start()
+    time.sleep(0.5)
+    assert seen == []  # paused before the first iteration
+    control.resume()
+    t.join(30)
+    assert seen[-1] == 6 and not t.is_alive()
+
+
+def test_stop_wakes_a_paused_run():
+    _, noisy = noisy_pair()
+    control = Control()
+    control.pause()
+    result = {}
+
+    def consume():
+        result["last"] = last(fit(Problem(T(noisy), Identity(), (H, W)), tiny(), iterations=50, control=control))
+
+    t = threading.Thread(target=consume)
+    t.start()
+    time.sleep(0.3)
+    control.stop()
+    t.join(30)
+    assert not t.is_alive() and result["last"].stopped_by == "user"
+
+
+def test_learning_rate_blow_up_is_recovered():
+    _, noisy = noisy_pair()
+    control = Control()
+    steps = []
+    for s in fit(Problem(T(noisy), Identity(), (H, W)), tiny(), iterations=60, control=control):
+        steps.append(s)
+        if s.iteration == 30:
+            control.set_lr(50.0)  # absurd: the next steps blow up
+        if s.iteration == 40:
+            control.set_lr(0.01)
+    assert steps[-1].restarts > 0
+    assert np.isfinite(steps[-1].loss) and steps[-1].loss < 0.1
+
+
+def test_auto_stop_ends_at_detected_peak():
+    _, noisy = noisy_pair()
+    p = tiny(es_window=5, es_patience=15)
+    s = last(fit(Problem(T(noisy), Identity(), (H, W)), p, iterations=2000))
+    assert s.stopped_by == "auto"
+    assert s.peak_iteration is not None and s.iteration - s.peak_iteration == 15
+
+
+@pytest.mark.parametrize("every", [1, 4])
+def test_preview_interval(every):
+    _, noisy = noisy_pair()
+    steps = list(fit(Problem(T(noisy), Identity(), (H, W)), tiny(), iterations=8, preview_every=every))
+    with_image = [s.iteration for s in steps if s.image is not None]
+    assert with_image == (list(range(1, 9)) if every == 1 else [4, 8])
+    assert len(steps) == 9  # one per iteration, plus the final record
