@@ -80,7 +80,7 @@ _ORIENT = {
     4: lambda a: a[::-1],
     5: lambda a: a.swapaxes(0, 1),
     6: lambda a: np.rot90(a, -1),
-    7: lambda a: np.rot90(a, 1)[::-1],
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
     8: lambda a: np.rot90(a, 1),
 }
 
@@ -214,6 +214,8 @@ def load_image(path: str | os.PathLike) -> Photo:
             orientation, exif = _exif_of(im)
             text = {k: str(v) for k, v in im.info.items() if isinstance(v, str)}
             dpi = im.info.get("dpi")
+            if hasattr(im, "tag_v2") and 282 not in im.tag_v2:
+                dpi = None  # Pillow reports (1, 1) for a TIFF without resolution tags
         except (OSError, SyntaxError, ValueError, EOFError, zlib.error, struct.error) as e:
             if isinstance(e, ImageError):
                 raise
@@ -223,7 +225,8 @@ def load_image(path: str | os.PathLike) -> Photo:
             ) from None
     data = _ORIENT.get(orientation, lambda a: a)(data)
     if dpi is not None:
-        dpi = tuple(round(float(d), 2) for d in dpi)
+        # 0.1 dpi recovers whole numbers from PNG's pixels per metre (150 dpi: 150.0124)
+        dpi = tuple(round(float(d), 1) for d in dpi)
         dpi = None if min(dpi) <= 0 else (dpi[::-1] if orientation in (5, 6, 7, 8) else dpi)
     return Photo(
         data=np.ascontiguousarray(data),
@@ -382,7 +385,8 @@ def _decode_pillow(path: Path, im: Image.Image) -> tuple[np.ndarray, bytes | Non
     if mode.startswith("I;16"):
         return np.asarray(im).astype(np.uint16)[..., None], icc
     if mode == "CMYK":
-        return np.asarray(_cmyk_to_rgb(im, icc)), (_srgb_bytes() if icc else None)
+        rgb, icc = _cmyk_to_rgb(im, icc)
+        return np.asarray(rgb), icc
     targets = {"1": "L", "L": "L", "LA": "LA", "La": "LA", "P": "RGB", "PA": "RGBA",
                "RGB": "RGB", "RGBA": "RGBA", "RGBa": "RGBA", "RGBX": "RGB", "YCbCr": "RGB"}
     if mode not in targets:
@@ -399,23 +403,18 @@ def _decode_pillow(path: Path, im: Image.Image) -> tuple[np.ndarray, bytes | Non
     return (data[..., None] if data.ndim == 2 else data), icc
 
 
-def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> Image.Image:
-    """CMYK to RGB through the embedded profile (to sRGB), else Pillow's plain formula."""
+def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """CMYK to sRGB through the embedded profile, else Pillow's plain formula (no profile)."""
     if icc:
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            return ImageCms.profileToProfile(im, source, _srgb_profile(), outputMode="RGB")
+            if source.profile.xcolor_space.strip() == "CMYK":
+                srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+                rgb = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
+                return rgb, srgb.tobytes()
         except (ImageCms.PyCMSError, OSError):
-            pass  # a broken or non-CMYK profile: fall back to the formula below
-    return im.convert("RGB")
-
-
-def _srgb_profile() -> ImageCms.ImageCmsProfile:
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-
-
-def _srgb_bytes() -> bytes:
-    return _srgb_profile().tobytes()
+            pass  # a broken profile: fall back to the formula below
+    return im.convert("RGB"), None
 
 
 def _exif_of(im: Image.Image) -> tuple[int, bytes | None]:
