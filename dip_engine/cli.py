@@ -89,7 +89,6 @@ def _job(args) -> restore.Job:
         raise UsageError(f"--quality must be 1 to 100, not {args.quality}")
     if args.task == "sr" and args.scale not in restore.SCALES:
         raise UsageError(f"--scale must be a whole number from 2 to 8, not {args.scale}")
-    _check_output(args.output, args.input, args.overwrite)
     photo = imageio.load_image(args.input)
     mask = None
     if args.task == "inpaint":
@@ -98,6 +97,7 @@ def _job(args) -> restore.Job:
             raise UsageError(f"{args.mask}: the mask is empty: paint white over the parts to fill")
         if mask.all():
             raise UsageError(f"{args.mask}: the mask is all white: nothing is left to learn from")
+    _check_output(args.output, args.input, args.overwrite)
     job = restore.Job(args.task, photo, mask=mask, scale=getattr(args, "scale", 1), preset=args.preset,
                       iters=args.iters, seed=args.seed, stop=args.stop, device=args.device,
                       threads=args.threads, lr=args.lr, channels=args.channels,

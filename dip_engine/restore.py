@@ -10,7 +10,6 @@ import time
 from dataclasses import dataclass, replace
 from typing import Iterator
 
-import cv2
 import numpy as np
 import torch
 
@@ -169,21 +168,16 @@ def compose(job: Job, image: np.ndarray, region: Region) -> Photo:
     photo = job.photo
     t, l, b, r = region
     c = photo.color_channels
-    q = _quantise(image, photo.data.dtype)
     if job.task == "inpaint":
         data = photo.data.copy()
         fill = job.mask[t:b, l:r]
         sub = data[t:b, l:r]
-        sub[fill, :c] = q[fill]
+        sub[fill, :c] = _quantise(image, data.dtype)[fill]
         return photo.with_data(data)
-    if job.task == "sr":
-        w, h = output_size(job)
-        parts = [q]
-        if photo.has_alpha:
-            parts.append(cv2.resize(photo.data[..., c:], (w, h), interpolation=cv2.INTER_LANCZOS4).reshape(h, w, -1))
-        return photo.with_data(np.concatenate(parts, axis=2))
+    if job.task == "sr":  # a new size: alpha is resized and DPI scaled to keep the print size
+        return Photo.from_float(image, like=photo)
     data = photo.data.copy()
-    data[..., :c] = q
+    data[..., :c] = _quantise(image, data.dtype)
     return photo.with_data(data)
 
 

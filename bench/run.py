@@ -1,0 +1,170 @@
+"""Run the paper's cases with chosen presets and record quality, time and memory.
+
+    python -m bench.run                                  # default presets, all cases
+    python -m bench.run --presets fast,balanced --cases f16_denoise --crop 256
+    python -m bench.run --reference --crop 256           # the `paper` preset to completion,
+                                                         # its PSNR curve -> results/reference.json
+
+Every case x preset runs in its own process so peak memory is its own. The `paper` preset's
+seconds per iteration are measured in the same run (a few iterations after a warm-up), so
+speed is always a ratio measured side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench import cases as bench_cases
+from dip_engine import metrics, restore
+from dip_engine.imageio import Photo
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _photo(a: np.ndarray) -> Photo:
+    return Photo(data=np.clip(np.rint(a * 255), 0, 255).astype(np.uint8))
+
+
+def _score(case: bench_cases.Case, img: np.ndarray) -> tuple[float, float]:
+    if case.protocol == "y4":
+        return metrics.psnr_y(img, case.truth), metrics.ssim_y(img, case.truth)
+    return metrics.psnr(img, case.truth), metrics.ssim(img, case.truth)
+
+
+def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, curve_every: int,
+            stop: str, probe: int | None = None, threads: int | None = None) -> dict:
+    """One case with one preset in this process. `probe`: only time that many iterations."""
+    case = bench_cases.build(case_name, crop)
+    preset = case.paper_preset if preset == "paper" else preset
+    job = restore.Job(case.task, _photo(case.observed), mask=case.mask, scale=case.scale, preset=preset,
+                      iters=(probe + 1) if probe else iters, stop="never" if probe else stop,
+                      threads=threads, preview_every=curve_every or 10 ** 9, device="cpu")
+    base = case.observed if case.task != "sr" else None
+    curve = []
+    t0 = time.perf_counter()
+    first_iter_s = None
+    last = None
+    for step in restore.run(job):
+        if step.iteration == 1 and first_iter_s is None:
+            first_iter_s = step.elapsed_s
+        if step.image is not None and not step.done and curve_every:
+            full = step.image
+            if base is not None:
+                t, l, b, r = step.region
+                full = base.copy()
+                full[t:b, l:r] = step.image
+            curve.append([step.iteration, round(_score(case, full)[0], 3)])
+        last = step
+    wall = time.perf_counter() - t0
+    out = {"case": case_name, "preset": preset, "task": case.task, "crop": crop,
+           "size": list(case.truth.shape[1::-1]), "iterations": last.iteration,
+           "stopped_by": last.stopped_by, "peak_iteration": last.peak_iteration,
+           "wall_s": round(wall, 2), "s_per_iter": round(last.elapsed_s / max(last.iteration, 1), 4),
+           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+           "threads": torch.get_num_threads()}
+    if probe:
+        # Skip the warm-up iteration: steady-state seconds per iteration.
+        out["s_per_iter"] = round((last.elapsed_s - first_iter_s) / max(last.iteration - 1, 1), 4)
+        return out
+    psnr, ssim = _score(case, last.result.pixels)
+    out.update(psnr=round(psnr, 3), ssim=round(ssim, 4), curve=curve)
+    if case.task == "denoise":
+        out["input_psnr"] = round(_score(case, case.observed)[0], 3)
+    return out
+
+
+def _subprocess(args: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "bench.run", "--one", *args]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict:
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%d")}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", default=",".join(bench_cases.NAMES))
+    ap.add_argument("--presets", default="balanced")
+    ap.add_argument("--crop", type=int, help="centre crop side in pixels (SR: of the low-resolution input)")
+    ap.add_argument("--iters", type=int, help="override the iteration budget")
+    ap.add_argument("--stop", default="auto", choices=("auto", "never"))
+    ap.add_argument("--curve-every", type=int, default=50, help="PSNR curve sampling (0: none)")
+    ap.add_argument("--probe", type=int, default=4, help="iterations timed for the paper preset's s/iter")
+    ap.add_argument("--threads", type=int)
+    ap.add_argument("--reference", action="store_true", help="run `paper` to completion into reference.json")
+    ap.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    ap.add_argument("--one", nargs=2, metavar=("CASE", "PRESET"), help=argparse.SUPPRESS)
+    ap.add_argument("--probe-only", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if not bench_cases.DATA.is_dir():
+        print(f"bench: the paper's images are not at {bench_cases.DATA}", file=sys.stderr)
+        return 2
+    common = (["--crop", str(a.crop)] if a.crop else []) + (["--threads", str(a.threads)] if a.threads else [])
+    if a.one:
+        r = run_one(a.one[0], a.one[1], a.crop, a.iters, a.curve_every, a.stop,
+                    probe=a.probe if a.probe_only else None, threads=a.threads)
+        print(json.dumps(r))
+        return 0
+    names = a.cases.split(",")
+    ref_path = RESULTS / "reference.json"
+    reference = json.loads(ref_path.read_text()) if ref_path.exists() else {}
+    if a.reference:
+        for name in names:
+            r = _subprocess([name, "paper", "--stop", "never", "--curve-every", str(a.curve_every or 50), *common])
+            r["best_psnr"] = max(p for _, p in r["curve"]) if r["curve"] else r["psnr"]
+            r["best_iteration"] = max(r["curve"], key=lambda c: c[1])[0] if r["curve"] else r["iterations"]
+            r["machine"] = machine()
+            reference[f"{name}@{a.crop or 'full'}"] = r
+            ref_path.write_text(json.dumps(reference, indent=1))
+            print(f"{name}: paper best {r['best_psnr']} dB at {r['best_iteration']}, {r['s_per_iter']} s/it", file=sys.stderr)
+        return 0
+    rows = []
+    for name in names:
+        paper = _subprocess([name, "paper", "--probe-only", "--probe", str(a.probe), *common])
+        ref = reference.get(f"{name}@{a.crop or 'full'}", {})
+        for preset in a.presets.split(","):
+            r = _subprocess([name, preset, "--stop", a.stop, "--curve-every", str(a.curve_every),
+                             *(["--iters", str(a.iters)] if a.iters else []), *common])
+            r["paper_s_per_iter"] = paper["s_per_iter"]
+            r["paper_iterations"] = bench_cases.build(name, a.crop).paper_iterations
+            r["paper_psnr"] = ref.get("best_psnr")
+            r["paper_peak_rss_mb"] = paper["peak_rss_mb"]
+            r["time_ratio"] = round(r["wall_s"] / (r["paper_s_per_iter"] * r["paper_iterations"]), 4)
+            rows.append(r)
+            print(f"{name} {preset}: {r['psnr']} dB (paper {r['paper_psnr']}), {r['iterations']} it, "
+                  f"{r['wall_s']} s, ratio {r['time_ratio']}", file=sys.stderr)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps({"machine": machine(), "results": rows}, indent=1))
+    print(table(rows))
+    return 0
+
+
+def table(rows: list[dict]) -> str:
+    head = "| case | preset | size | PSNR dB | paper best dB | SSIM | iters | stopped by | wall s | s/it | paper s/it | time ratio | peak RSS MB |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['preset']} | {r['size'][0]}x{r['size'][1]} | {r['psnr']} | {r['paper_psnr']} | "
+                     f"{r['ssim']} | {r['iterations']} | {r['stopped_by']} | {r['wall_s']} | {r['s_per_iter']} | "
+                     f"{r['paper_s_per_iter']} | {r['time_ratio']} | {r['peak_rss_mb']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

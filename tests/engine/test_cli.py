@@ -1,0 +1,133 @@
+"""`dip-engine`: the command other issues and outside checks rely on."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dip_engine import cli, imageio
+from tests.conftest import REPO, smooth_image
+
+FAST = ["--preset", "fast", "--iters", "3", "--channels", "8", "--quiet"]
+
+
+@pytest.fixture
+def photo_png(tmp_path):
+    p = tmp_path / "photo.png"
+    Image.fromarray((smooth_image(40, 48) * 255).astype(np.uint8)).save(p)
+    return p
+
+
+@pytest.fixture
+def mask_png(tmp_path):
+    m = np.zeros((40, 48), np.uint8)
+    m[10:20, 20:30] = 255
+    p = tmp_path / "mask.png"
+    Image.fromarray(m).save(p)
+    return p
+
+
+def run(capsys, *args):
+    code = cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_denoise_writes_result_and_json(capsys, photo_png, tmp_path):
+    out = tmp_path / "out.png"
+    code, stdout, err = run(capsys, "denoise", photo_png, "-o", out, *FAST, "--json", "--seed", "5")
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["task"] == "denoise" and summary["preset"] == "fast" and summary["iterations"] == 3
+    assert summary["stopped_by"] == "iterations" and summary["output"] == str(out)
+    assert summary["wall_s"] > 0 and summary["s_per_iter"] > 0
+    assert imageio.load_image(out).data.shape == (40, 48, 3)
+    assert imageio.read_metadata(out)["dip:seed"] == "5"
+
+
+def test_sr_is_scale_times_larger(capsys, photo_png, tmp_path):
+    out = tmp_path / "big.png"
+    code, _, err = run(capsys, "sr", photo_png, "-o", out, "--scale", "2", *FAST)
+    assert code == 0, err
+    assert Image.open(out).size == (96, 80)
+
+
+def test_inpaint_keeps_known_pixels(capsys, photo_png, mask_png, tmp_path):
+    out = tmp_path / "filled.png"
+    code, _, err = run(capsys, "inpaint", photo_png, "--mask", mask_png, "-o", out, *FAST)
+    assert code == 0, err
+    a, b = np.asarray(Image.open(photo_png)), np.asarray(Image.open(out))
+    known = np.asarray(Image.open(mask_png)) == 0
+    assert np.array_equal(a[known], b[known])
+
+
+def test_snapshots(capsys, photo_png, tmp_path):
+    snaps = tmp_path / "snaps"
+    code, _, err = run(capsys, "jpeg", photo_png, "-o", tmp_path / "o.png", *FAST, "--snapshots", snaps, "--every", "1")
+    assert code == 0, err
+    assert sorted(p.name for p in snaps.iterdir()) == ["photo_000001.png", "photo_000002.png"]
+
+
+def bad_cases(tmp_path, photo_png, mask_png):
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    empty = tmp_path / "empty.png"
+    Image.fromarray(np.zeros((40, 48), np.uint8)).save(empty)
+    small = tmp_path / "small.png"
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(small)
+    existing = tmp_path / "exists.png"
+    existing.write_bytes(b"keep me")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    out = tmp_path / "o.png"
+    return [
+        (["denoise", tmp_path / "missing.png", "-o", out], "missing.png"),
+        (["denoise", text, "-o", out], "notes.png"),
+        (["inpaint", photo_png, "--mask", small, "-o", out], "small.png"),
+        (["inpaint", photo_png, "--mask", empty, "-o", out], "empty"),
+        (["inpaint", photo_png, "--mask", tmp_path / "nomask.png", "-o", out], "nomask.png"),
+        (["sr", photo_png, "-o", out, "--scale", "1"], "scale"),
+        (["sr", photo_png, "-o", out, "--scale", "nine"], "scale"),
+        (["denoise", photo_png, "-o", tmp_path / "nodir" / "o.png"], "does not exist"),
+        (["denoise", photo_png, "-o", tmp_path / "o.gif"], "unsupported output"),
+        (["denoise", photo_png, "-o", existing], "already exists"),
+        (["denoise", photo_png, "-o", photo_png, "--overwrite"], "overwrite the input"),
+        (["denoise", photo_png], "required"),
+        (["denoise", photo_png, "-o", out, "--preset", "turbo"], "invalid choice"),
+        (["denoise", photo_png, "-o", out, "--iters", "0"], "at least 1"),
+        (["blur", photo_png, "-o", out], "invalid choice"),
+    ] + ([] if os.geteuid() == 0 else [(["denoise", photo_png, "-o", ro / "o.png"], "not writable")])
+
+
+def test_every_bad_input_exits_2_with_one_line(capsys, tmp_path, photo_png, mask_png):
+    for args, needle in bad_cases(tmp_path, photo_png, mask_png):
+        code, out, err = run(capsys, *args, "--quiet")
+        lines = err.strip().splitlines()
+        assert code == 2, (args, err)
+        assert len(lines) == 1 and lines[0].startswith("dip-engine: error:"), (args, err)
+        assert needle in lines[0], (args, err)
+        assert "Traceback" not in err
+    assert (tmp_path / "exists.png").read_bytes() == b"keep me"
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_python_dash_m_is_the_same_command(tmp_path, photo_png):
+    out = tmp_path / "o.png"
+    res = subprocess.run([sys.executable, "-m", "dip_engine", "denoise", str(photo_png), "-o", str(out), *FAST,
+                          "--json", "--threads", "1"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["iterations"] == 3 and out.exists()
+    res = subprocess.run([sys.executable, "-m", "dip_engine", "denoise", str(tmp_path / "nope.png"), "-o", str(out)],
+                         capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert res.returncode == 2 and "nope.png" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_progress_bar_on_stderr(capsys, photo_png, tmp_path):
+    code, _, err = run(capsys, "denoise", photo_png, "-o", tmp_path / "o.png", "--preset", "fast", "--iters", "3",
+                       "--channels", "8")
+    assert code == 0
+    assert "3/3" in err and ("it/s" in err or "s/it" in err)
