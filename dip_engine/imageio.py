@@ -42,16 +42,16 @@ else:
     register_heif_opener()
 
 __all__ = [
+    "MAX_PIXELS",
+    "MAX_SIDE",
+    "MIN_SIDE",
     "ImageError",
     "Photo",
     "load_image",
     "load_mask",
+    "read_metadata",
     "save_image",
     "save_mask",
-    "read_metadata",
-    "MIN_SIDE",
-    "MAX_SIDE",
-    "MAX_PIXELS",
 ]
 
 MIN_SIDE = 8
@@ -216,9 +216,9 @@ def load_image(path: str | os.PathLike) -> Photo:
             dpi = im.info.get("dpi")
             if hasattr(im, "tag_v2") and 282 not in im.tag_v2:
                 dpi = None  # Pillow reports (1, 1) for a TIFF without resolution tags
+        except ImageError:
+            raise
         except (OSError, SyntaxError, ValueError, EOFError, zlib.error, struct.error) as e:
-            if isinstance(e, ImageError):
-                raise
             raise ImageError(
                 f"{path}: the file is damaged or incomplete ({_one_line(e)}); "
                 "try the original file again."
@@ -387,8 +387,19 @@ def _decode_pillow(path: Path, im: Image.Image) -> tuple[np.ndarray, bytes | Non
     if mode == "CMYK":
         rgb, icc = _cmyk_to_rgb(im, icc)
         return np.asarray(rgb), icc
-    targets = {"1": "L", "L": "L", "LA": "LA", "La": "LA", "P": "RGB", "PA": "RGBA",
-               "RGB": "RGB", "RGBA": "RGBA", "RGBa": "RGBA", "RGBX": "RGB", "YCbCr": "RGB"}
+    targets = {
+        "1": "L",
+        "L": "L",
+        "LA": "LA",
+        "La": "LA",
+        "P": "RGB",
+        "PA": "RGBA",
+        "RGB": "RGB",
+        "RGBA": "RGBA",
+        "RGBa": "RGBA",
+        "RGBX": "RGB",
+        "YCbCr": "RGB",
+    }
     if mode not in targets:
         raise ImageError(
             f"{path}: {mode} images are not supported; save it as 8- or 16-bit RGB or "
@@ -506,10 +517,12 @@ def save_image(
 ) -> Path:
     """Write `photo` atomically; the format comes from the extension (none: .png is added).
 
-    PNG and TIFF are lossless and keep 16 bits; JPEG and WebP use `quality` (WebP is lossless
-    at 100) and store 8 bits; JPEG has no alpha, so the photo is flattened onto white. ICC
-    profile, EXIF and DPI are kept (WebP has no DPI field); `metadata` (restore settings) is
-    written for `read_metadata`. `strip_metadata` writes a bare file: no ICC profile, EXIF,
+    PNG and TIFF are lossless and keep 16 bits (16-bit gray+alpha TIFF is written as RGBA:
+    few readers support it); JPEG and WebP use `quality` (WebP is lossless at 100) and store
+    8 bits; JPEG has no alpha, so the photo is flattened onto white; WebP has no gray, so gray
+    is written as RGB. ICC profile, EXIF and DPI are kept (WebP has no DPI field); `metadata`
+    (restore settings; values become strings) is written for `read_metadata`: PNG tEXt, TIFF
+    ImageDescription (JSON), XMP in JPEG and WebP. `strip_metadata` writes a bare file: no ICC profile, EXIF,
     DPI, text or settings. Returns the path written.
     """
     path = Path(path)
@@ -551,9 +564,7 @@ def _write_atomic(path: Path, write: Callable[[BinaryIO], None], overwrite: bool
         raise ImageError(f"{path}: is a folder; choose a file name.")
     existed = path.exists()
     if existed and not overwrite:
-        raise FileExistsError(
-            f"{path} already exists; choose another name or allow overwriting."
-        )
+        raise FileExistsError(f"{path} already exists; choose another name or allow overwriting.")
     tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
     try:
         # 0o666 lets the umask decide the permissions, as for any new file
@@ -732,11 +743,11 @@ def _xmp_packet(settings: dict[str, str]) -> bytes:
         f"<dipstudio:settings>{escape(json.dumps(settings))}</dipstudio:settings>"
         "</rdf:Description></rdf:RDF></x:xmpmeta>"
         '<?xpacket end="w"?>'
-    ).encode("utf-8")
+    ).encode()
 
 
 def _strip_exif_header(exif: bytes) -> bytes:
-    return exif[len(_EXIF_HEADER) :] if exif.startswith(_EXIF_HEADER) else exif
+    return exif.removeprefix(_EXIF_HEADER)
 
 
 def _to_uint8(data: np.ndarray) -> np.ndarray:

@@ -12,8 +12,15 @@ import pytest
 from PIL import Image, ImageCms, ImageOps
 
 from dip_engine import imageio
-from dip_engine.imageio import ImageError, Photo, load_image, load_mask, read_metadata
-from dip_engine.imageio import save_image, save_mask
+from dip_engine.imageio import (
+    ImageError,
+    Photo,
+    load_image,
+    load_mask,
+    read_metadata,
+    save_image,
+    save_mask,
+)
 
 RNG = np.random.default_rng(1234)
 MAKE, MODEL = 0x010F, 0x0110
@@ -205,8 +212,15 @@ def test_icc_profile_read_from_pillow_written_files(tmp_path):
     assert load_image(tmp_path / "x.jpg").icc_profile == icc
 
 
-SETTINGS = {"task": "inpaint", "preset": "fast", "seed": "7", "iterations": "1500",
-            "stopped_by": "es-wmv", "version": "0.1.0", "note": "caf\u00e9 <&>"}
+SETTINGS = {
+    "task": "inpaint",
+    "preset": "fast",
+    "seed": "7",
+    "iterations": "1500",
+    "stopped_by": "es-wmv",
+    "version": "0.1.0",
+    "note": "caf\u00e9 <&>",
+}
 
 
 @pytest.mark.parametrize("ext", ["png", "tif", "jpg", "webp"])
@@ -225,14 +239,21 @@ def test_settings_metadata_16bit_png(tmp_path):
 def test_png_text_is_kept(tmp_path):
     photo = Photo(noise(), text={"Author": "Zo\u00eb", "Title": "\u65e5\u672c"})
     for dtype in (np.uint8, np.uint16):
-        back = load_image(save_image(photo.with_data(noise(dtype=dtype)), tmp_path / f"{dtype.__name__}.png"))
+        back = load_image(
+            save_image(photo.with_data(noise(dtype=dtype)), tmp_path / f"{dtype.__name__}.png")
+        )
         assert back.text == photo.text
 
 
 @pytest.mark.parametrize("ext", ["png", "tif", "jpg", "webp"])
 def test_strip_metadata_removes_everything(tmp_path, ext):
-    photo = Photo(noise(), icc_profile=wide_profile(), exif=camera_exif().tobytes(),
-                  dpi=(300, 300), text={"Author": "me"})
+    photo = Photo(
+        noise(),
+        icc_profile=wide_profile(),
+        exif=camera_exif().tobytes(),
+        dpi=(300, 300),
+        text={"Author": "me"},
+    )
     out = save_image(photo, tmp_path / f"x.{ext}", metadata=SETTINGS, strip_metadata=True)
     back = load_image(out)
     assert back.icc_profile is None and back.exif is None and back.dpi is None
@@ -269,8 +290,11 @@ def test_cmyk_jpeg_with_unusable_profile_still_loads(tmp_path):
 def png_header(path, w, h):
     """A PNG that declares w x h but holds almost no data (enough for Pillow's header read)."""
     ihdr = struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0)
-    chunks = [imageio._chunk(b"IHDR", ihdr), imageio._chunk(b"IDAT", zlib.compress(b"\0")),
-              imageio._chunk(b"IEND", b"")]
+    chunks = [
+        imageio._chunk(b"IHDR", ihdr),
+        imageio._chunk(b"IDAT", zlib.compress(b"\0")),
+        imageio._chunk(b"IEND", b""),
+    ]
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"".join(chunks))
     return path
 
@@ -287,15 +311,33 @@ BAD_FILES = {
     "empty": (lambda p: (p / "e.png").write_bytes(b"") and p / "e.png" or p / "e.png", "empty"),
     "text": (lambda p: (p / "t.png").write_text("hello") and p / "t.png", "not an image"),
     "gif": (lambda p: Image.fromarray(noise()).save(p / "g.gif") or p / "g.gif", "GIF"),
-    "tiny": (lambda p: Image.fromarray(noise(7, 32)).save(p / "s.png") or p / "s.png", "minimum is 8x8"),
+    "tiny": (
+        lambda p: Image.fromarray(noise(7, 32)).save(p / "s.png") or p / "s.png",
+        "minimum is 8x8",
+    ),
     "wide": (lambda p: png_header(p / "w.png", 70000, 8), "65535 px a side"),
     "huge": (lambda p: png_header(p / "h.png", 20000, 20000), "250 megapixels"),
     "bomb": (lambda p: png_header(p / "b.png", 30000, 30000), "decompression bomb"),
-    "truncated_jpeg": (lambda p: truncated(save_image(Photo(noise(64, 64)), p / "t.jpg")), "damaged"),
-    "truncated_png": (lambda p: truncated(save_image(Photo(noise(64, 64)), p / "t.png")), "damaged"),
-    "truncated_png16": (lambda p: truncated(save_image(Photo(noise(64, 64, dtype=np.uint16)), p / "t.png")), "damaged"),
-    "truncated_tif16": (lambda p: truncated(save_image(Photo(noise(64, 64, dtype=np.uint16)), p / "t.tif"), 0.8), "damaged"),
-    "float_tiff": (lambda p: Image.fromarray(np.zeros((16, 16), np.float32)).save(p / "f.tif") or p / "f.tif", "not supported"),
+    "truncated_jpeg": (
+        lambda p: truncated(save_image(Photo(noise(64, 64)), p / "t.jpg")),
+        "damaged",
+    ),
+    "truncated_png": (
+        lambda p: truncated(save_image(Photo(noise(64, 64)), p / "t.png")),
+        "damaged",
+    ),
+    "truncated_png16": (
+        lambda p: truncated(save_image(Photo(noise(64, 64, dtype=np.uint16)), p / "t.png")),
+        "damaged",
+    ),
+    "truncated_tif16": (
+        lambda p: truncated(save_image(Photo(noise(64, 64, dtype=np.uint16)), p / "t.tif"), 0.8),
+        "damaged",
+    ),
+    "float_tiff": (
+        lambda p: Image.fromarray(np.zeros((16, 16), np.float32)).save(p / "f.tif") or p / "f.tif",
+        "not supported",
+    ),
 }
 
 
@@ -416,7 +458,9 @@ def test_mask_polarities(tmp_path):
     Image.fromarray(gray).save(tmp_path / "l.png")
     Image.fromarray(fill).save(tmp_path / "1.png")
     Image.fromarray(np.stack([gray] * 3, 2)).save(tmp_path / "rgb.png")
-    Image.fromarray(np.stack([gray] * 3 + [np.full_like(gray, 255)], 2)).save(tmp_path / "opaque.png")
+    Image.fromarray(np.stack([gray] * 3 + [np.full_like(gray, 255)], 2)).save(
+        tmp_path / "opaque.png"
+    )
     # drawn in alpha only: black strokes on a transparent background
     Image.fromarray(np.stack([np.zeros_like(gray)] * 3 + [gray], 2)).save(tmp_path / "alpha.png")
     for name in ("l", "1", "rgb", "opaque", "alpha"):
