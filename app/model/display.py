@@ -1,0 +1,123 @@
+"""Turning photo data into 8-bit sRGB arrays for the screen. Qt-free, used on any thread.
+
+Display only: the saved result never passes through here. When the photo carries an ICC
+profile it is converted to sRGB with PIL.ImageCms; 16-bit and float data are rounded to 8 bits.
+"""
+from __future__ import annotations
+
+import io
+import threading
+
+import cv2
+import numpy as np
+
+try:
+    from PIL import Image, ImageCms
+except Exception:  # pragma: no cover - Pillow is a hard dependency of the engine
+    Image = ImageCms = None
+
+
+def to_uint8(arr: np.ndarray) -> np.ndarray:
+    """float [0,1] / uint16 / uint8 -> uint8, same shape."""
+    a = np.asarray(arr)
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == np.uint16:
+        return ((a.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if a.dtype.kind == "f":
+        out = np.empty(a.shape, dtype=np.uint8)
+        tmp = np.multiply(a, 255.0, dtype=np.float32)
+        tmp += 0.5
+        np.clip(tmp, 0, 255, out=tmp)
+        out[...] = tmp
+        return out
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+def to_rgb(arr8: np.ndarray) -> np.ndarray:
+    """HxW / HxWx1 / HxWx2 (gray+alpha) / HxWx3 / HxWx4 uint8 -> HxWx3 or HxWx4 (RGBA)."""
+    a = arr8
+    if a.ndim == 2:
+        a = a[:, :, None]
+    c = a.shape[2]
+    if c == 1:
+        return np.repeat(a, 3, axis=2)
+    if c == 2:
+        g = a[:, :, :1]
+        return np.concatenate([g, g, g, a[:, :, 1:2]], axis=2)
+    if c in (3, 4):
+        return a
+    return a[:, :, :3]
+
+
+class DisplayConverter:
+    """Callable: image array (any dtype, gray or RGB[A]) -> contiguous uint8 RGB or RGBA, sRGB."""
+
+    def __init__(self, icc_profile: bytes | None = None):
+        self._transform = None
+        self._lock = threading.Lock()
+        if icc_profile and ImageCms is not None:
+            try:
+                src = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+                dst = ImageCms.createProfile("sRGB")
+                self._transform = ImageCms.buildTransform(src, dst, "RGB", "RGB")
+            except Exception:
+                self._transform = None   # gray or broken profile: show the numbers as they are
+
+    @property
+    def manages_colour(self) -> bool:
+        return self._transform is not None
+
+    def __call__(self, arr: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+        rgb = to_rgb(to_uint8(arr))
+        if self._transform is not None and rgb.shape[2] >= 3:
+            try:
+                im = Image.fromarray(np.ascontiguousarray(rgb[:, :, :3]), "RGB")
+                with self._lock:
+                    im = ImageCms.applyTransform(im, self._transform)
+                conv = np.asarray(im)
+                if rgb.shape[2] == 4:
+                    rgb = np.concatenate([conv, rgb[:, :, 3:]], axis=2)
+                else:
+                    rgb = conv
+            except Exception:
+                pass
+        if alpha is not None and rgb.shape[2] == 3:
+            rgb = np.concatenate([rgb, to_uint8(alpha)[:, :, None]], axis=2)
+        return np.ascontiguousarray(rgb)
+
+
+def pyramid(rgb8: np.ndarray, min_side: int = 256) -> list[np.ndarray]:
+    """Level 0 is the array itself; each next level halves both sides (area average)."""
+    levels = [rgb8]
+    cur = rgb8
+    while min(cur.shape[0], cur.shape[1]) > 2 * min_side:
+        h, w = cur.shape[:2]
+        cur = cv2.resize(cur, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+        if cur.ndim == 2:
+            cur = cur[:, :, None]
+        levels.append(np.ascontiguousarray(cur))
+    return levels
+
+
+def fit_within(rgb8: np.ndarray, max_w: int, max_h: int) -> np.ndarray:
+    h, w = rgb8.shape[:2]
+    s = min(max_w / w, max_h / h, 1.0)
+    if s >= 1.0:
+        return rgb8
+    nw, nh = max(1, int(round(w * s))), max(1, int(round(h * s)))
+    out = cv2.resize(rgb8, (nw, nh), interpolation=cv2.INTER_AREA)
+    if out.ndim == 2:
+        out = out[:, :, None]
+    return np.ascontiguousarray(out)
+
+
+def thumbnail(rgb8: np.ndarray, height: int = 64, max_width: int = 160) -> np.ndarray:
+    h, w = rgb8.shape[:2]
+    s = min(height / h, max_width / w)
+    nw, nh = max(1, int(round(w * s))), max(1, int(round(h * s)))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    out = cv2.resize(rgb8, (nw, nh), interpolation=interp)
+    if out.ndim == 2:
+        out = out[:, :, None]
+    return np.ascontiguousarray(out)

@@ -1,0 +1,1254 @@
+"""The main window: wires the canvas, panels, filmstrip and the fit runner together."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QInputDialog, QLabel,
+                               QAbstractSpinBox, QComboBox, QLineEdit, QMainWindow, QMenu,
+                               QMessageBox, QScrollArea, QSplitter, QToolBar, QVBoxLayout,
+                               QWidget, QFrame, QSizePolicy)
+
+from app.model.display import DisplayConverter, thumbnail
+from app.model.history import History, Snapshot
+from app.model.mask import MaskModel
+from app.model.task import TASK_LABELS, TaskSettings
+from app.ui.canvas import TOOL_BRUSH, TOOL_ERASER, TOOL_PAN, Canvas
+from app.ui.filmstrip import CURRENT, ORIGINAL, CompareBar, Filmstrip, key_label
+from app.ui.layers import PictureLayer
+from app.ui.panels import Banner, MaskPanel, RunPanel, TaskPanel
+from app.ui.resources import icon
+from app.worker import FitRunner
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp);;All files (*)"
+SAVE_FILTERS = {"PNG (lossless) (*.png)": ".png", "TIFF (lossless) (*.tif *.tiff)": ".tif",
+                "JPEG (*.jpg *.jpeg)": ".jpg", "WebP (*.webp)": ".webp"}
+MAX_RECENT = 10
+TOOL_HINTS = {
+    TOOL_BRUSH: "Brush: paint what should be filled  ·  [ ] or Alt+wheel size  ·  E eraser  ·  "
+                "Space+drag pan  ·  Ctrl+Z undo",
+    TOOL_ERASER: "Eraser: remove mask  ·  [ ] or Alt+wheel size  ·  P brush  ·  Space+drag pan  ·  Ctrl+Z undo",
+    TOOL_PAN: "Drag or middle mouse to pan  ·  wheel zoom  ·  Ctrl+0 fit  ·  Ctrl+1 100 %  ·  hold Tab for the original",
+}
+
+
+def _is_text_input(w) -> bool:
+    return isinstance(w, (QLineEdit, QAbstractSpinBox, QComboBox))
+
+
+class MainWindow(QMainWindow):
+    photoLoaded = Signal(str)
+    resultReady = Signal()
+
+    def __init__(self, settings: QSettings | None = None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("DIP Studio")
+        self.setObjectName("MainWindow")
+        self.settings = settings or QSettings()
+        self.confirm = self._confirm_dialog          # tests may replace (title, text) -> bool
+        self.photo = None
+        self.photo_path: str | None = None
+        self.display_name = ""
+        self.converter = DisplayConverter(None)
+        self.base_layer: PictureLayer | None = None
+        self.mask_model: MaskModel | None = None
+        self.history = History()
+        self.frame = None                             # newest worker Frame
+        self.frame_layer: PictureLayer | None = None
+        self.frames_received = 0
+        self.job = None                               # the job of the current run / result
+        self.result = None                            # imageio.Photo
+        self.result_key = None                        # CURRENT or the Snapshot that was made the result
+        self.result_meta: dict = {}
+        self.result_saved = True
+        self.last_outcome = None
+        self.view_mode = "single"
+        self.src_a = ORIGINAL
+        self.src_b = CURRENT
+        self._closing = False
+        self._peek_keys: set[int] = set()
+        self.recent: list[str] = []
+        self.runner = FitRunner(self)
+        self._build_actions()
+        self._build_ui()
+        self._build_menus()
+        self._connect()
+        self._restore_settings()
+        self._update_actions()
+        self.setAcceptDrops(True)
+        QApplication.instance().installEventFilter(self)
+
+    # ================================================================ construction
+    def _act(self, key, text, shortcut=None, icon_name=None, tip=None, checkable=False, slot=None):
+        a = QAction(text, self)
+        if shortcut:
+            if isinstance(shortcut, (list, tuple)):
+                a.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                a.setShortcut(QKeySequence(shortcut))
+        if icon_name:
+            a.setIcon(icon(icon_name))
+        tip = tip or text.replace("&", "").rstrip(".…")
+        if shortcut:
+            sc = shortcut[0] if isinstance(shortcut, (list, tuple)) else shortcut
+            tip += f"  ({QKeySequence(sc).toString(QKeySequence.SequenceFormat.NativeText)})"
+        a.setToolTip(tip)
+        a.setStatusTip(tip)
+        a.setCheckable(checkable)
+        if slot is not None:
+            self._slots.append(((a.toggled if checkable else a.triggered), slot))
+        self.addAction(a)
+        self.actions_[key] = a
+        return a
+
+    def _build_actions(self) -> None:
+        self.actions_: dict[str, QAction] = {}
+        self._slots = []          # connected once the widgets exist
+        A = self._act
+        A("open", "&Open Photo…", QKeySequence.StandardKey.Open, "open", slot=self.open_dialog)
+        A("paste", "&Paste Photo", QKeySequence.StandardKey.Paste, slot=self.paste)
+        A("save", "&Save Result…", QKeySequence.StandardKey.Save, "save", slot=self.save_result_dialog)
+        A("save_snapshot", "Save Shown &Snapshot…", None, slot=self.save_snapshot_dialog)
+        A("save_compare", "Save &Comparison Image…", None, slot=self.save_comparison_dialog)
+        A("load_mask", "Load…", None, "mask-load", "Load a mask PNG (white = fill)", slot=self.load_mask_dialog)
+        A("save_mask", "Save…", None, "mask-save", "Save the mask as a lossless PNG (white = fill)",
+          slot=self.save_mask_dialog)
+        A("quit", "&Quit", QKeySequence.StandardKey.Quit, slot=self.close)
+        A("undo", "&Undo", QKeySequence.StandardKey.Undo, "undo", slot=self.undo)
+        A("redo", "&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], "redo", slot=self.redo)
+        A("clear_mask", "Clear", None, "clear", "Clear the whole mask", slot=self.clear_mask)
+        A("invert_mask", "Invert", None, "invert", "Invert the mask", slot=self.invert_mask)
+        A("grow_mask", "Grow", None, "grow", "Grow the mask outwards", slot=self.grow_mask)
+        A("shrink_mask", "Shrink", None, "shrink", "Shrink the mask inwards", slot=self.shrink_mask)
+        A("use_result", "Use Result as Photo", None, tip="Continue working on the result: it becomes the photo",
+          slot=self.use_result_as_photo)
+        A("fit", "Fit to Window", "Ctrl+0", "fit", slot=self.fit_view)
+        A("actual", "Actual Size (100 %)", "Ctrl+1", "zoom100", slot=self.actual_size)
+        A("zoom_in", "Zoom In", QKeySequence.StandardKey.ZoomIn, slot=lambda: self._zoom(1.25))
+        A("zoom_out", "Zoom Out", QKeySequence.StandardKey.ZoomOut, slot=lambda: self._zoom(0.8))
+        A("show_mask", "Show Mask", "M", "eye", "Show or hide the mask overlay", checkable=True,
+          slot=self.set_mask_visible)
+        self.actions_["show_mask"].setChecked(True)
+        A("view_single", "Single View", None, "single", "Show one picture", checkable=True,
+          slot=lambda on: on and self.set_view_mode("single"))
+        A("view_split", "Split Compare", None, "split", "Compare two pictures with a draggable divider",
+          checkable=True, slot=lambda on: on and self.set_view_mode("split"))
+        A("view_side", "Side by Side", None, "sidebyside", "Compare two pictures side by side (zoom and pan stay in sync)",
+          checkable=True, slot=lambda on: on and self.set_view_mode("side"))
+        g = QActionGroup(self)
+        for k in ("view_single", "view_split", "view_side"):
+            g.addAction(self.actions_[k])
+        self.actions_["view_single"].setChecked(True)
+        A("brush", "Brush", "P", "brush", "Paint the mask", checkable=True,
+          slot=lambda on: on and self.set_tool(TOOL_BRUSH))
+        A("eraser", "Eraser", "E", "eraser", "Erase the mask", checkable=True,
+          slot=lambda on: on and self.set_tool(TOOL_ERASER))
+        A("pan", "Hand", "H", "pan", "Pan the view", checkable=True, slot=lambda on: on and self.set_tool(TOOL_PAN))
+        tg = QActionGroup(self)
+        for k in ("brush", "eraser", "pan"):
+            tg.addAction(self.actions_[k])
+        self.actions_["pan"].setChecked(True)
+        A("brush_smaller", "Smaller Brush", "[", slot=lambda: self.canvas.step_brush(-1))
+        A("brush_larger", "Larger Brush", "]", slot=lambda: self.canvas.step_brush(1))
+        A("run", "&Restore", ["Ctrl+Return", "Ctrl+R"], "play", "Start restoring with the chosen task",
+          slot=self.start_run)
+        A("pause", "Pause", "Ctrl+P", "pause", "Pause or resume the run", slot=self.toggle_pause)
+        A("stop", "Stop", "Esc", "stop", "Stop and keep the best result so far", slot=self.stop_run)
+        A("reset_settings", "Reset Settings…", None, slot=self.reset_settings)
+        A("shortcuts", "Keyboard Shortcuts", "F1", slot=self.show_shortcuts)
+        A("about", "About DIP Studio", None, slot=self.show_about)
+
+    def _build_ui(self) -> None:
+        central = QWidget()
+        central.setObjectName("Central")
+        v = QVBoxLayout(central)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.setSpacing(0)
+        self.banner = Banner()
+        v.addWidget(self.banner)
+        self.canvas = Canvas()
+        self.canvas2 = Canvas()          # right-hand view for side by side
+        self.canvas2.hide()
+        self.canvas_split = QSplitter(Qt.Orientation.Horizontal)
+        self.canvas_split.setObjectName("CanvasSplit")
+        self.canvas_split.setChildrenCollapsible(False)
+        self.canvas_split.addWidget(self.canvas)
+        self.canvas_split.addWidget(self.canvas2)
+        v.addWidget(self.canvas_split, 1)
+        self.compare_bar = CompareBar(self.actions_)
+        v.addWidget(self.compare_bar)
+        self.filmstrip = Filmstrip()
+        v.addWidget(self.filmstrip)
+
+        # side panel
+        side = QWidget()
+        side.setObjectName("SidePanel")
+        sv = QVBoxLayout(side)
+        sv.setContentsMargins(16, 14, 16, 16)
+        sv.setSpacing(14)
+        self.task_panel = TaskPanel()
+        sv.addWidget(self.task_panel)
+        self.mask_sep = self._separator()
+        sv.addWidget(self.mask_sep)
+        self.mask_panel = MaskPanel(self.actions_)
+        sv.addWidget(self.mask_panel)
+        sv.addWidget(self._separator())
+        self.run_panel = RunPanel(self.actions_)
+        sv.addWidget(self.run_panel)
+        sv.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setObjectName("SideScroll")
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(300)
+        scroll.setMaximumWidth(420)
+        self.side_scroll = scroll
+
+        self.main_split = QSplitter(Qt.Orientation.Horizontal)
+        self.main_split.setObjectName("MainSplit")
+        self.main_split.addWidget(central)
+        self.main_split.addWidget(scroll)
+        self.main_split.setStretchFactor(0, 1)
+        self.main_split.setStretchFactor(1, 0)
+        self.main_split.setCollapsible(0, False)
+        self.main_split.setSizes([1000, 320])
+        self.setCentralWidget(self.main_split)
+
+        tb = QToolBar("Main")
+        tb.setObjectName("MainToolbar")
+        tb.setMovable(False)
+        tb.setIconSize(QSize(20, 20))
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        for k in ("open", "save", None, "undo", "redo", None, "brush", "eraser", "pan", None, "fit", "actual",
+                  None, "view_single", "view_split", "view_side"):
+            if k is None:
+                tb.addSeparator()
+            else:
+                tb.addAction(self.actions_[k])
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        tb.addWidget(spacer)
+        self.title_label = QLabel("")
+        self.title_label.setObjectName("DocTitle")
+        tb.addWidget(self.title_label)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+        self.toolbar = tb
+
+        sb = self.statusBar()
+        sb.setSizeGripEnabled(False)
+        self.hint_label = QLabel("")
+        self.hint_label.setObjectName("StatusHint")
+        sb.addWidget(self.hint_label, 1)
+        self.pos_label = QLabel("")
+        self.zoom_label = QLabel("")
+        self.info_label = QLabel("")
+        for w in (self.pos_label, self.info_label, self.zoom_label):
+            w.setObjectName("StatusInfo")
+            sb.addPermanentWidget(w)
+
+    def _separator(self) -> QFrame:
+        f = QFrame()
+        f.setObjectName("Separator")
+        f.setFrameShape(QFrame.Shape.HLine)
+        f.setFixedHeight(1)
+        return f
+
+    def _build_menus(self) -> None:
+        a = self.actions_
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        m.addAction(a["open"])
+        self.recent_menu = m.addMenu("Open &Recent")
+        m.addAction(a["paste"])
+        m.addSeparator()
+        m.addAction(a["save"])
+        m.addAction(a["save_snapshot"])
+        m.addAction(a["save_compare"])
+        m.addSeparator()
+        mm = m.addMenu("Mask")
+        mm.addAction(a["load_mask"])
+        mm.addAction(a["save_mask"])
+        m.addSeparator()
+        m.addAction(a["quit"])
+        m = mb.addMenu("&Edit")
+        for k in ("undo", "redo", None, "clear_mask", "invert_mask", "grow_mask", "shrink_mask", None, "use_result"):
+            m.addSeparator() if k is None else m.addAction(a[k])
+        m = mb.addMenu("&View")
+        for k in ("fit", "actual", "zoom_in", "zoom_out", None, "show_mask", None, "view_single", "view_split",
+                  "view_side"):
+            m.addSeparator() if k is None else m.addAction(a[k])
+        m = mb.addMenu("&Tools")
+        for k in ("brush", "eraser", "pan", None, "brush_smaller", "brush_larger"):
+            m.addSeparator() if k is None else m.addAction(a[k])
+        m = mb.addMenu("&Run")
+        for k in ("run", "pause", "stop"):
+            m.addAction(a[k])
+        m = mb.addMenu("&Settings")
+        m.addAction(a["reset_settings"])
+        m = mb.addMenu("&Help")
+        m.addAction(a["shortcuts"])
+        m.addAction(a["about"])
+        self._rebuild_recent()
+
+    def _connect(self) -> None:
+        for signal, slot in self._slots:
+            signal.connect(slot)
+        c = self.canvas
+        c.zoomChanged.connect(self._show_zoom)
+        c.cursorMoved.connect(self._show_pos)
+        c.brushSizeChanged.connect(self._brush_size_changed)
+        c.maskEdited.connect(self._mask_edited)
+        c.fileDropped.connect(self.open_path)
+        c.viewChanged.connect(lambda z, x, y: self.canvas2.set_view(z, x, y))
+        self.canvas2.viewChanged.connect(lambda z, x, y: self.canvas.set_view(z, x, y))
+        self.canvas2.fileDropped.connect(self.open_path)
+        self.mask_panel.sizeChanged.connect(lambda s: self.canvas.set_brush_size(s))
+        self.mask_panel.opacityChanged.connect(self.canvas.set_mask_opacity)
+        self.task_panel.taskChanged.connect(self._task_changed)
+        self.task_panel.changed.connect(self._save_task_settings)
+        self.filmstrip.activatedKey.connect(self._filmstrip_activated)
+        self.filmstrip.menuRequested.connect(self._filmstrip_menu)
+        self.compare_bar.sourcesChanged.connect(self._sources_picked)
+        r = self.runner
+        r.progressed.connect(self._on_progress)
+        r.lossesAdded.connect(self.run_panel.curve.add)
+        r.frameReady.connect(self._on_frame)
+        r.snapshotAdded.connect(self._on_snapshot)
+        r.pausedChanged.connect(self._on_paused)
+        r.finished.connect(self._on_finished)
+        r.failed.connect(self._on_failed)
+
+    # ================================================================ settings
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geo = s.value("window/geometry")
+        if isinstance(geo, QByteArray) and not geo.isEmpty():
+            self.restoreGeometry(geo)
+        else:
+            scr = QGuiApplication.primaryScreen()
+            if scr is not None:
+                av = scr.availableGeometry()
+                self.resize(min(1360, av.width()), min(860, av.height()))
+                self.move(av.topLeft())
+        state = s.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        split = s.value("window/split")
+        if isinstance(split, QByteArray) and not split.isEmpty():
+            self.main_split.restoreState(split)
+        recent = s.value("recent", [])
+        if isinstance(recent, str):
+            recent = [recent]
+        self.recent = [p for p in (recent or []) if isinstance(p, str)][:MAX_RECENT]
+        self._rebuild_recent()
+        try:
+            size = float(s.value("brush/size", 40))
+        except (TypeError, ValueError):
+            size = 40.0
+        self.canvas.set_brush_size(size)
+        self.mask_panel.set_size(self.canvas.brush_size)
+        try:
+            opacity = float(s.value("mask/opacity", 0.55))
+        except (TypeError, ValueError):
+            opacity = 0.55
+        self.mask_panel.set_opacity(opacity)
+        self.canvas.set_mask_opacity(opacity)
+        raw = s.value("task/settings", "")
+        try:
+            ts = TaskSettings.from_dict(json.loads(raw) if raw else None)
+        except (TypeError, ValueError):
+            ts = TaskSettings()
+        self.task_panel.set_settings(ts)
+        adv = s.value("task/advanced_open", False)
+        self.task_panel.advanced.set_expanded(adv in (True, "true"))
+        self._task_changed(ts.task)
+
+    def _save_task_settings(self) -> None:
+        self.settings.setValue("task/settings", json.dumps(self.task_panel.settings().to_dict()))
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("window/split", self.main_split.saveState())
+        s.setValue("recent", self.recent)
+        s.setValue("brush/size", self.canvas.brush_size)
+        s.setValue("mask/opacity", self.canvas.mask_opacity)
+        s.setValue("task/advanced_open", self.task_panel.advanced.is_expanded())
+        self._save_task_settings()
+        s.sync()
+
+    def last_folder(self) -> str:
+        f = self.settings.value("lastFolder", "")
+        return f if isinstance(f, str) and f and os.path.isdir(f) else str(Path.home())
+
+    def _set_last_folder(self, path: str) -> None:
+        self.settings.setValue("lastFolder", str(Path(path).parent))
+
+    def reset_settings(self) -> None:
+        if not self.confirm("Reset settings",
+                            "Reset all settings (window layout, recent files, brush, task and presets) to their defaults?"):
+            return
+        self.settings.clear()
+        self.settings.sync()
+        self.recent = []
+        self._rebuild_recent()
+        self.task_panel.set_settings(TaskSettings())
+        self.task_panel.advanced.set_expanded(False)
+        self._task_changed(TaskSettings().task)
+        self.canvas.set_brush_size(40)
+        self.mask_panel.set_size(40)
+        self.mask_panel.set_opacity(0.55)
+        self.main_split.setSizes([max(400, self.width() - 320), 320])
+        self.notify("Settings were reset to their defaults.", "info")
+
+    # ---------------------------------------------------------------- recent files
+    def _add_recent(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        self.recent = [path] + [p for p in self.recent if p != path]
+        self.recent = self.recent[:MAX_RECENT]
+        self.settings.setValue("recent", self.recent)
+        self._rebuild_recent()
+
+    def _rebuild_recent(self) -> None:
+        if not hasattr(self, "recent_menu"):
+            return
+        m = self.recent_menu
+        m.clear()
+        for i, p in enumerate(self.recent):
+            act = m.addAction(f"&{i + 1}  {Path(p).name}" if i < 9 else Path(p).name)
+            act.setToolTip(p)
+            act.setStatusTip(p)
+            act.triggered.connect(lambda _=False, path=p: self.open_path(path))
+        if self.recent:
+            m.addSeparator()
+            m.addAction("Clear Recent Files", self._clear_recent)
+        m.setEnabled(bool(self.recent))
+
+    def _clear_recent(self) -> None:
+        self.recent = []
+        self.settings.setValue("recent", [])
+        self._rebuild_recent()
+
+    # ================================================================ messages
+    def notify(self, text: str, kind: str = "info") -> None:
+        """A message in the window: errors stay until dismissed, notices fade after a while."""
+        self.banner.show_message(text, kind)
+        self.statusBar().showMessage(text, 8000)
+        if kind != "error":
+            QTimer.singleShot(10000, lambda t=text: self.banner.text.text() == t and self.banner.kind != "error"
+                              and self.banner.hide())
+
+    def show_error(self, text: str) -> None:
+        self.notify(text, "error")
+
+    def _confirm_dialog(self, title: str, text: str) -> bool:
+        r = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                 QMessageBox.StandardButton.No)
+        return r == QMessageBox.StandardButton.Yes
+
+    # ================================================================ opening
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open photo", self.last_folder(), IMAGE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str) -> bool:
+        if self.runner.busy:
+            self.show_error("A restoration is running: stop it before opening another photo.")
+            return False
+        from dip_engine import imageio
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            photo = imageio.load_image(path)
+        except imageio.ImageError as e:
+            self.show_error(f"Could not open {Path(path).name}: {e}")
+            return False
+        except MemoryError:
+            self.show_error(f"Could not open {Path(path).name}: not enough memory for a photo this large.")
+            return False
+        except Exception as e:  # noqa: BLE001 - a message, never a traceback dialog
+            self.show_error(f"Could not open {Path(path).name}: {type(e).__name__}: {e}")
+            return False
+        finally:
+            QApplication.restoreOverrideCursor()
+        try:
+            self.set_photo(photo, path)
+        except MemoryError:
+            self.show_error(f"Could not show {Path(path).name}: not enough memory for a photo this large.")
+            return False
+        self._set_last_folder(path)
+        self._add_recent(path)
+        self.photoLoaded.emit(path)
+        return True
+
+    def paste(self) -> None:
+        md = QApplication.clipboard().mimeData()
+        if md is None:
+            return
+        if md.hasUrls():
+            for u in md.urls():
+                if u.isLocalFile() and os.path.isfile(u.toLocalFile()):
+                    self.open_path(u.toLocalFile())
+                    return
+        if md.hasText() and os.path.isfile(md.text().strip()):
+            self.open_path(md.text().strip())
+            return
+        if md.hasImage():
+            img = QApplication.clipboard().image()
+            if img.isNull():
+                self.show_error("The clipboard holds no picture.")
+                return
+            fd, tmp = tempfile.mkstemp(suffix=".png", prefix="dip-paste-")
+            os.close(fd)
+            try:
+                if not img.save(tmp, "PNG"):
+                    self.show_error("Could not read the picture on the clipboard.")
+                    return
+                from dip_engine import imageio
+                try:
+                    photo = imageio.load_image(tmp)
+                except Exception as e:  # noqa: BLE001
+                    self.show_error(f"Could not read the picture on the clipboard: {e}")
+                    return
+                self.set_photo(photo, None, name="Pasted image")
+            finally:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+            return
+        self.show_error("The clipboard holds no picture or photo file to paste.")
+
+    def set_photo(self, photo, path: str | None, name: str | None = None) -> None:
+        self.photo = photo
+        self.photo_path = str(Path(path).resolve()) if path else None
+        self.display_name = name or (Path(path).name if path else "Untitled")
+        self.converter = DisplayConverter(getattr(photo, "icc_profile", None))
+        rgb = self.converter(photo.data, None)
+        self.base_layer = PictureLayer(rgb, self._scene_rect())
+        self.canvas.set_scene(photo.width, photo.height, [self.base_layer])
+        self.canvas2.set_scene(photo.width, photo.height, [self.base_layer])
+        self.mask_model = MaskModel(photo.width, photo.height)
+        self.mask_model.add_listener(lambda _bb: self._mask_changed())
+        self.canvas.set_mask(self.mask_model)
+        self.history.clear()
+        self.frame = None
+        self.frame_layer = None
+        self.job = None
+        self.result = None
+        self.result_key = None
+        self.result_saved = True
+        self.last_outcome = None
+        self.base_thumb = thumbnail(rgb)
+        self.filmstrip.reset_strip(self.base_thumb)
+        self.src_a, self.src_b = ORIGINAL, CURRENT
+        self.run_panel.reset()
+        self.banner.hide()
+        self.set_view_mode("single")
+        self._refresh_view()
+        bits = getattr(photo, "bit_depth", 8)
+        ch = photo.data.shape[2] if photo.data.ndim == 3 else 1
+        kind = {1: "gray", 2: "gray + alpha", 3: "RGB", 4: "RGBA"}.get(ch, f"{ch} ch")
+        icc = " · ICC" if self.converter.manages_colour else ""
+        self.info_label.setText(f"{photo.width} × {photo.height} · {bits}-bit {kind}{icc}")
+        self.title_label.setText(self.display_name)
+        self.setWindowTitle(f"{self.display_name} — DIP Studio")
+        self._mask_changed()
+        self._update_actions()
+        self._update_hint()
+
+    def _scene_rect(self):
+        from PySide6.QtCore import QRectF
+        return QRectF(0, 0, self.photo.width, self.photo.height)
+
+    # ================================================================ view
+    def fit_view(self) -> None:
+        self.canvas.fit()
+
+    def actual_size(self) -> None:
+        self.canvas.actual_size()
+
+    def _zoom(self, f: float) -> None:
+        self.canvas.zoom_by(f)
+
+    def _show_zoom(self, z: float) -> None:
+        self.zoom_label.setText(f"{z * 100:.0f} %")
+
+    def _show_pos(self, pos) -> None:
+        self.pos_label.setText("" if pos is None else f"x {pos[0]}  y {pos[1]}")
+
+    def set_view_mode(self, mode: str) -> None:
+        self.view_mode = mode
+        key = {"single": "view_single", "split": "view_split", "side": "view_side"}[mode]
+        if not self.actions_[key].isChecked():
+            self.actions_[key].setChecked(True)
+        self.canvas2.setVisible(mode == "side")
+        if mode == "side":
+            self.canvas_split.setSizes([1, 1])
+            self.canvas2.set_view(self.canvas.zoom, self.canvas.cx, self.canvas.cy)
+        self.compare_bar.set_mode(mode)
+        self._refresh_view()
+        if mode == "side":
+            QTimer.singleShot(0, self.canvas.fit)
+
+    def set_sources(self, a, b) -> None:
+        """Pick what is compared: ORIGINAL, CURRENT or a Snapshot (A = left, B = right/shown)."""
+        self.src_a, self.src_b = a, b
+        self._refresh_view()
+
+    def _sources_picked(self, a, b) -> None:
+        if a is not None and b is not None:
+            self.src_a, self.src_b = a, b
+            self._refresh_view(update_bar=False)
+
+    def _current_label(self) -> str:
+        if self.runner.busy:
+            return "Live"
+        if self.result is not None:
+            if isinstance(self.result_key, Snapshot):
+                return f"Result (iteration {self.result_key.iteration})"
+            it = self.last_outcome.progress.iteration if self.last_outcome and self.last_outcome.progress else None
+            return f"Result (iteration {it})" if it is not None else "Result"
+        return "Current"
+
+    def label_for(self, key) -> str:
+        return key_label(key, self._current_label())
+
+    def layers_for(self, key) -> list:
+        if self.base_layer is None:
+            return []
+        if key == ORIGINAL:
+            return [self.base_layer]
+        if key == CURRENT:
+            if isinstance(self.result_key, Snapshot) and not self.runner.busy:
+                return self.layers_for(self.result_key)
+            return [self.base_layer] + ([self.frame_layer] if self.frame_layer is not None else [])
+        if isinstance(key, Snapshot):
+            layer = key.cache.get("layer")
+            if layer is None:
+                layer = PictureLayer(key.display, self._region_rect(key.region), build_pyramid=True)
+                key.cache["layer"] = layer
+            return [self.base_layer, layer]
+        return [self.base_layer]
+
+    def _region_rect(self, region):
+        from PySide6.QtCore import QRectF
+        t, l, b, r = region
+        s = self._out_scale()
+        return QRectF(l / s, t / s, (r - l) / s, (b - t) / s)
+
+    def _out_scale(self) -> float:
+        if self.job is not None and getattr(self.job, "task", "") == "sr":
+            return float(getattr(self.job, "scale", 1) or 1)
+        return 1.0
+
+    def _refresh_view(self, update_bar: bool = True) -> None:
+        if self.base_layer is None:
+            return
+        if self.src_b not in (ORIGINAL, CURRENT) and self.history.index_of(self.src_b) < 0 \
+                and self.src_b is not self.result_key:
+            self.src_b = CURRENT
+        if self.src_a not in (ORIGINAL, CURRENT) and self.history.index_of(self.src_a) < 0 \
+                and self.src_a is not self.result_key:
+            self.src_a = ORIGINAL
+        mode = self.view_mode
+        la, lb = self.label_for(self.src_a), self.label_for(self.src_b)
+        if mode == "single":
+            self.canvas.set_layers(self.layers_for(self.src_b), "" if self.src_b == CURRENT and self.frame_layer is None else lb)
+            self.canvas.set_compare(None)
+        elif mode == "split":
+            self.canvas.set_layers(self.layers_for(self.src_a), la)
+            self.canvas.set_compare(self.layers_for(self.src_b), lb)
+        else:
+            self.canvas.set_layers(self.layers_for(self.src_a), la)
+            self.canvas.set_compare(None)
+            self.canvas2.set_layers(self.layers_for(self.src_b), lb)
+        # the mask overlay shows on the photo being edited, not on results
+        self._update_mask_display()
+        if update_bar:
+            keys = self.filmstrip.keys()
+            if CURRENT not in keys:
+                keys = keys + [CURRENT]
+            self.compare_bar.set_keys(keys, self.src_a, self.src_b, self._current_label())
+        self.filmstrip.select_key(self.src_b)
+        self.run_panel.curve.set_marker(self.src_b.iteration if isinstance(self.src_b, Snapshot) else None)
+
+    def _filmstrip_activated(self, key) -> None:
+        self.src_b = key
+        if self.view_mode != "single" and self.src_a is key:
+            self.src_a = ORIGINAL
+        self._refresh_view()
+
+    def _filmstrip_menu(self, key, pos) -> None:
+        m = QMenu(self)
+        m.addAction("Show", lambda: self._filmstrip_activated(key))
+        m.addAction("Compare with Original", lambda: (self.set_sources(ORIGINAL, key), self.set_view_mode("split")))
+        if isinstance(key, Snapshot):
+            m.addSeparator()
+            m.addAction("Save Snapshot…", lambda: self.save_snapshot_dialog(key))
+            m.addAction("Make This the Result", lambda: self.make_result(key))
+        m.exec(pos)
+
+    # ---------------------------------------------------------------- peek at the original
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:
+        t = ev.type()
+        if t in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self.isActiveWindow() \
+                or t in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and obj in (self.canvas, self.canvas2):
+            key = ev.key()
+            if key in (Qt.Key.Key_Tab, Qt.Key.Key_Backslash) and not ev.modifiers() & (
+                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier) \
+                    and self.base_layer is not None and not _is_text_input(QApplication.focusWidget()):
+                if t == QEvent.Type.KeyPress:
+                    self.set_peek(True)
+                elif not ev.isAutoRepeat():
+                    self.set_peek(False)
+                return True
+        if t == QEvent.Type.ApplicationDeactivate:
+            self.set_peek(False)
+        return False
+
+    def set_peek(self, on: bool) -> None:
+        self.canvas.set_peek(on)
+        self.canvas2.set_peek(on)
+
+    # ================================================================ mask
+    def set_tool(self, tool: str) -> None:
+        self.canvas.set_tool(tool)
+        if tool in (TOOL_BRUSH, TOOL_ERASER):
+            if self.task_panel.task() != "inpaint":
+                self.task_panel.task_buttons["inpaint"].click()
+            if not self.actions_["show_mask"].isChecked():
+                self.actions_["show_mask"].setChecked(True)
+            if self.view_mode != "single" or self.src_b != ORIGINAL and self.src_b != CURRENT:
+                self.set_view_mode("single")
+            if self.src_b != ORIGINAL and (self.frame_layer is not None or self.result is not None):
+                self.set_sources(self.src_a, ORIGINAL)
+        key = {TOOL_BRUSH: "brush", TOOL_ERASER: "eraser", TOOL_PAN: "pan"}[tool]
+        if not self.actions_[key].isChecked():
+            self.actions_[key].setChecked(True)
+        self._update_hint()
+
+    def set_mask_visible(self, on: bool) -> None:
+        self._update_mask_display()
+
+    def _update_mask_display(self) -> None:
+        inpaint = self.task_panel.task() == "inpaint"
+        on_photo = self.view_mode == "single" and (self.src_b == ORIGINAL or (self.src_b == CURRENT and self.frame_layer is None
+                                                                               and self.result is None))
+        self.canvas.set_mask_visible(self.actions_["show_mask"].isChecked() and inpaint and on_photo)
+        self.canvas.mask_editable = inpaint and not self.runner.busy and on_photo
+        self.canvas.update()
+
+    def _brush_size_changed(self, size: float) -> None:
+        self.mask_panel.set_size(size)
+        self.settings.setValue("brush/size", size)
+
+    def _mask_edited(self) -> None:
+        self._update_actions()
+
+    def _mask_changed(self) -> None:
+        if self.mask_model is not None:
+            self.mask_panel.set_info(self.mask_model.count(), self.mask_model.width * self.mask_model.height)
+        self._update_actions()
+
+    def _mask_op(self, fn) -> None:
+        if self.mask_model is None or self.runner.busy:
+            return
+        fn()
+        self._update_actions()
+
+    def undo(self) -> None:
+        self._mask_op(self.mask_model.undo if self.mask_model else lambda: None)
+
+    def redo(self) -> None:
+        self._mask_op(self.mask_model.redo if self.mask_model else lambda: None)
+
+    def clear_mask(self) -> None:
+        self._mask_op(lambda: self.mask_model.clear())
+
+    def invert_mask(self) -> None:
+        self._mask_op(lambda: self.mask_model.invert())
+
+    def grow_mask(self) -> None:
+        self._mask_op(lambda: self.mask_model.grow(self.mask_panel.grow_spin.value()))
+
+    def shrink_mask(self) -> None:
+        self._mask_op(lambda: self.mask_model.shrink(self.mask_panel.grow_spin.value()))
+
+    def load_mask_dialog(self) -> None:
+        if self.photo is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Load mask (white = fill)", self.last_folder(), IMAGE_FILTER)
+        if path:
+            self.load_mask(path)
+
+    def load_mask(self, path: str) -> bool:
+        from dip_engine import imageio
+        try:
+            mask = imageio.load_mask(path, size=(self.photo.width, self.photo.height))
+        except Exception as e:  # noqa: BLE001
+            self.show_error(f"Could not load the mask {Path(path).name}: {e}")
+            return False
+        self._mask_op(lambda: self.mask_model.set_mask(mask, "Load mask"))
+        if self.task_panel.task() != "inpaint":
+            self.task_panel.task_buttons["inpaint"].click()
+        self.notify(f"Mask loaded from {Path(path).name}.", "info")
+        return True
+
+    def save_mask_dialog(self) -> None:
+        if self.mask_model is None:
+            return
+        stem = Path(self.display_name).stem or "photo"
+        start = str(Path(self.last_folder()) / f"{stem}_mask.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Save mask (white = fill)", start, "PNG (*.png)")
+        if path:
+            if not Path(path).suffix:
+                path += ".png"
+            self.save_mask(path, overwrite=os.path.exists(path))
+
+    def save_mask(self, path: str, overwrite: bool = False) -> bool:
+        from dip_engine import imageio
+        try:
+            imageio.save_mask(self.mask_model.array.copy(), path, overwrite=overwrite)
+        except Exception as e:  # noqa: BLE001
+            self.show_error(f"Could not save the mask: {e}")
+            return False
+        self.notify(f"Mask saved to {Path(path).name}.", "success")
+        return True
+
+    # ================================================================ task
+    def _task_changed(self, task: str) -> None:
+        inpaint = task == "inpaint"
+        self.mask_panel.setVisible(inpaint)
+        self.mask_sep.setVisible(inpaint)
+        for k in ("brush", "eraser"):
+            self.actions_[k].setEnabled(inpaint and self.photo is not None and not self.runner.busy)
+        if not inpaint and self.canvas.tool != TOOL_PAN:
+            self.set_tool(TOOL_PAN)
+        self._update_mask_display()
+        self._update_actions()
+        self._update_hint()
+
+    def _update_hint(self) -> None:
+        if self.photo is None:
+            self.hint_label.setText("Open a photo: Ctrl+O, drag and drop, or Ctrl+V to paste")
+        elif self.runner.busy:
+            self.hint_label.setText("Restoring…  Ctrl+P pause  ·  Esc stop (keeps the best so far)  ·  "
+                                    "hold Tab for the original")
+        else:
+            self.hint_label.setText(TOOL_HINTS[self.canvas.tool])
+
+    def _update_actions(self) -> None:
+        a = self.actions_
+        has = self.photo is not None
+        busy = self.runner.busy
+        inpaint = self.task_panel.task() == "inpaint"
+        mm = self.mask_model
+        a["save"].setEnabled(self.result is not None)
+        a["save_snapshot"].setEnabled(has and (len(self.history) > 0 or self.result is not None))
+        a["save_compare"].setEnabled(has)
+        a["use_result"].setEnabled(self.result is not None and not busy)
+        for k in ("load_mask", "save_mask", "clear_mask", "invert_mask", "grow_mask", "shrink_mask"):
+            a[k].setEnabled(has and not busy and inpaint)
+        a["undo"].setEnabled(bool(mm and mm.can_undo() and not busy))
+        a["redo"].setEnabled(bool(mm and mm.can_redo() and not busy))
+        a["undo"].setText(f"&Undo {mm.undo_label()}" if mm and mm.can_undo() else "&Undo")
+        a["redo"].setText(f"&Redo {mm.redo_label()}" if mm and mm.can_redo() else "&Redo")
+        for k in ("brush", "eraser"):
+            a[k].setEnabled(has and inpaint and not busy)
+        for k in ("fit", "actual", "zoom_in", "zoom_out", "view_single", "view_split", "view_side"):
+            a[k].setEnabled(has)
+        a["run"].setEnabled(has and not busy)
+        a["pause"].setEnabled(busy)
+        a["stop"].setEnabled(busy)
+        a["open"].setEnabled(not busy)
+        a["paste"].setEnabled(not busy)
+        self.task_panel.setEnabled(not busy)
+        self.mask_panel.setEnabled(not busy)
+        self.run_panel.run_button.setEnabled(has and not busy)
+
+    # ================================================================ running
+    def build_job(self):
+        from dip_engine import restore
+        s = self.task_panel.settings()
+        mask = self.mask_model.array.copy() if (s.task == "inpaint" and self.mask_model is not None) else None
+        return restore.Job(photo=self.photo, mask=mask, **s.job_kwargs())
+
+    def start_run(self) -> bool:
+        if self.photo is None or self.runner.busy:
+            return False
+        from dip_engine import restore
+        try:
+            job = self.build_job()
+            restore.check(job)
+        except (ValueError, TypeError) as e:
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            self.show_error(msg[:1].upper() + msg[1:])
+            return False
+        if self.result is not None and not self.result_saved:
+            if not self.confirm("Start a new run", "The current result is not saved. Start a new run and replace it?"):
+                return False
+        self.banner.hide()
+        self.job = job
+        self.history.clear()
+        self.frame = None
+        self.frame_layer = None
+        self.frames_received = 0
+        self.result = None
+        self.result_key = None
+        self.result_saved = True
+        self.last_outcome = None
+        self.filmstrip.reset_strip(self.base_thumb)
+        self.filmstrip.set_current(None, "Live")
+        try:
+            total = job.settings().iterations
+        except Exception:  # noqa: BLE001
+            total = 0
+        self.run_panel.reset(total)
+        self.src_a, self.src_b = ORIGINAL, CURRENT
+        if self.canvas.tool != TOOL_PAN:
+            self.set_tool(TOOL_PAN)
+        self.runner.start(job, self.converter, self.history.policy)
+        self.actions_["pause"].setText("Pause")
+        self.actions_["pause"].setIcon(icon("pause"))
+        self._refresh_view()
+        self._update_actions()
+        self._update_hint()
+        self.run_panel.message.setText(f"{TASK_LABELS[job.task]} · {self.task_panel.preset_combo.currentText()} preset")
+        return True
+
+    def toggle_pause(self) -> None:
+        if not self.runner.busy:
+            return
+        if self.runner.paused:
+            self.runner.resume()
+        else:
+            self.runner.pause()
+
+    def stop_run(self) -> None:
+        if self.runner.busy:
+            self.runner.stop()
+            self.run_panel.message.setText("Stopping… the best result so far is kept.")
+
+    def _on_paused(self, paused: bool) -> None:
+        a = self.actions_["pause"]
+        a.setText("Resume" if paused else "Pause")
+        a.setIcon(icon("play" if paused else "pause"))
+        self.run_panel.message.setText("Paused. Resume to continue from here." if paused else "")
+        self.statusBar().showMessage("Paused" if paused else "Resumed", 3000)
+
+    def _on_progress(self, p) -> None:
+        self.run_panel.show_progress(p)
+        if p.stop_suggested and self.job is not None and self.job.stop == "never" and p.peak_iteration:
+            self.run_panel.message.setText(f"Auto-stop would stop here: the quality peaked near iteration "
+                                           f"{p.peak_iteration}.")
+
+    def _on_frame(self, frame) -> None:
+        self.frame = frame
+        self.frames_received += 1
+        self.frame_layer = PictureLayer(frame.display, self._region_rect(frame.region), build_pyramid=False)
+        self.filmstrip.set_current(None if frame.final else thumbnail(frame.display), "Live")
+        if self.src_a == CURRENT or self.src_b == CURRENT:
+            self._refresh_view(update_bar=False)
+
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        dropped = self.history.add(snap)
+        if dropped is not None:
+            self.filmstrip.remove_snapshot(dropped)
+        self.filmstrip.add_snapshot(snap)
+        keys = self.filmstrip.keys()
+        self.compare_bar.set_keys(keys, self.src_a, self.src_b, self._current_label())
+
+    def _on_finished(self, outcome) -> None:
+        self.last_outcome = outcome
+        self.result = outcome.result
+        self.result_key = CURRENT
+        self.result_meta = dict(outcome.metadata or {})
+        self.result_saved = self.result is None
+        p = outcome.progress
+        it = p.iteration if p else 0
+        if outcome.final_snapshot is not None:
+            self.frame_layer = PictureLayer(outcome.final_snapshot.display,
+                                            self._region_rect(outcome.final_snapshot.region), build_pyramid=False)
+            self.filmstrip.set_current(outcome.final_snapshot.thumb, "Result")
+        else:
+            self.filmstrip.set_current(None, "Result")
+        if outcome.stopped_by == "auto":
+            peak = p.peak_iteration if p and p.peak_iteration else it
+            msg = f"Stopped at the detected quality peak, iteration {peak}."
+        elif outcome.stopped_by == "user":
+            msg = f"Stopped at iteration {it}; the best result so far is kept."
+        elif outcome.stopped_by == "iterations":
+            msg = f"Finished all {it} iterations."
+        else:
+            msg = f"Finished at iteration {it}."
+        self.run_panel.message.setText(msg)
+        self.notify(msg + "  Ctrl+S saves the result.", "success")
+        self.actions_["pause"].setText("Pause")
+        self.actions_["pause"].setIcon(icon("pause"))
+        # after a run the mask overlay would hide the fill: show the result clean
+        self.src_b = CURRENT
+        self._refresh_view()
+        self._update_actions()
+        self._update_hint()
+        self.resultReady.emit()
+        if self._closing:
+            QTimer.singleShot(0, self.close)
+
+    def _on_failed(self, message: str) -> None:
+        self.filmstrip.remove_current()
+        self.frame_layer = None if self.result is None else self.frame_layer
+        self.show_error(message)
+        self.run_panel.message.setText("The run failed; see the message above.")
+        self.actions_["pause"].setText("Pause")
+        self._refresh_view()
+        self._update_actions()
+        self._update_hint()
+        if self._closing:
+            QTimer.singleShot(0, self.close)
+
+    def make_result(self, snap: Snapshot) -> bool:
+        """Turn a history snapshot into the result (full resolution, via restore.compose)."""
+        if self.job is None or self.runner.busy:
+            return False
+        from dip_engine import restore
+        try:
+            photo = restore.compose(self.job, snap.float_image(), snap.region)
+        except Exception as e:  # noqa: BLE001
+            self.show_error(f"Could not make that snapshot the result: {e}")
+            return False
+        self.result = photo
+        self.result_key = snap
+        self.result_saved = False
+        meta = dict(self.result_meta)
+        if meta:
+            meta["dip:iterations"] = str(snap.iteration)
+            meta["dip:stopped_by"] = "snapshot"
+        self.result_meta = meta
+        self.filmstrip.set_current(snap.thumb, "Result")
+        self.src_b = CURRENT
+        self._refresh_view()
+        self._update_actions()
+        self.notify(f"Iteration {snap.iteration} is now the result. Ctrl+S saves it.", "info")
+        return True
+
+    def use_result_as_photo(self) -> None:
+        if self.result is None or self.runner.busy:
+            return
+        path, name = self.photo_path, self.display_name
+        keep = self.photo_path
+        self.set_photo(self.result, None, name=f"{Path(name).stem} (restored)")
+        self.photo_path = keep     # still guard the original file against overwriting
+        self.notify("The result is now the photo: paint a new mask or pick another task.", "info")
+
+    # ================================================================ saving
+    def _default_save_path(self, suffix: str, ext: str = ".png") -> str:
+        stem = Path(self.display_name).stem or "photo"
+        folder = Path(self.photo_path).parent if self.photo_path else Path(self.last_folder())
+        return str(folder / f"{stem}_{suffix}{ext}")
+
+    def _ask_save_path(self, title: str, start: str) -> tuple[str | None, int | None]:
+        path, flt = QFileDialog.getSaveFileName(self, title, start, ";;".join(SAVE_FILTERS))
+        if not path:
+            return None, None
+        if not Path(path).suffix:
+            path += SAVE_FILTERS.get(flt, ".png")
+        quality = None
+        if Path(path).suffix.lower() in (".jpg", ".jpeg", ".webp"):
+            q, ok = QInputDialog.getInt(self, "JPEG quality" if "jp" in Path(path).suffix.lower() else "WebP quality",
+                                        "Quality (1–100; higher keeps more detail, larger file):",
+                                        int(self.settings.value("save/quality", 95)), 1, 100, 1)
+            if not ok:
+                return None, None
+            quality = q
+            self.settings.setValue("save/quality", q)
+        return path, quality
+
+    def save_result_dialog(self) -> None:
+        if self.result is None:
+            self.notify("There is no result to save yet: run a restoration first.", "info")
+            return
+        path, quality = self._ask_save_path("Save result", self._default_save_path("restored"))
+        if path:
+            # the file dialog already asked before replacing an existing file
+            self.save_result_to(path, quality=quality, overwrite=os.path.exists(path), confirmed=False)
+
+    def _guard_original(self, path: str, confirmed: bool) -> bool:
+        if self.photo_path and Path(path).resolve() == Path(self.photo_path):
+            if confirmed:
+                return True
+            return self.confirm("Replace the original photo?",
+                                f"{Path(path).name} is the original photo. Replace it with the result? "
+                                "This cannot be undone.")
+        return True
+
+    def save_photo_to(self, photo, path: str, quality: int | None = None, overwrite: bool = False,
+                      confirmed: bool = False, metadata: dict | None = None) -> bool:
+        from dip_engine import imageio
+        if not self._guard_original(path, confirmed):
+            return False
+        is_original = bool(self.photo_path and Path(path).resolve() == Path(self.photo_path))
+        kw = {"overwrite": overwrite or is_original}
+        if quality is not None:
+            kw["quality"] = int(quality)
+        if metadata:
+            kw["metadata"] = metadata
+        try:
+            imageio.save_image(photo, path, **kw)
+        except FileExistsError:
+            if not self.confirm("Replace file?", f"{Path(path).name} already exists. Replace it?"):
+                return False
+            kw["overwrite"] = True
+            try:
+                imageio.save_image(photo, path, **kw)
+            except Exception as e:  # noqa: BLE001
+                self.show_error(f"Could not save {Path(path).name}: {e}")
+                return False
+        except MemoryError:
+            self.show_error(f"Could not save {Path(path).name}: out of memory.")
+            return False
+        except Exception as e:  # noqa: BLE001
+            self.show_error(f"Could not save {Path(path).name}: {e}")
+            return False
+        self._set_last_folder(path)
+        return True
+
+    def save_result_to(self, path: str, quality: int | None = None, overwrite: bool = False,
+                       confirmed: bool = False) -> bool:
+        if self.result is None:
+            return False
+        ok = self.save_photo_to(self.result, path, quality, overwrite, confirmed, self.result_meta or None)
+        if ok:
+            self.result_saved = True
+            self.notify(f"Saved the result to {path}", "success")
+        return ok
+
+    def _shown_snapshot(self):
+        for k in (self.src_b, self.src_a):
+            if isinstance(k, Snapshot):
+                return k
+        return None
+
+    def save_snapshot_dialog(self, snap: Snapshot | None = None) -> None:
+        snap = snap if isinstance(snap, Snapshot) else self._shown_snapshot()
+        if snap is None:
+            if self.result is not None:
+                return self.save_result_dialog()
+            self.notify("Pick a snapshot in the history strip first.", "info")
+            return
+        path, quality = self._ask_save_path(f"Save iteration {snap.iteration}",
+                                            self._default_save_path(f"it{snap.iteration}"))
+        if path:
+            self.save_snapshot_to(snap, path, quality, overwrite=os.path.exists(path))
+
+    def save_snapshot_to(self, snap: Snapshot, path: str, quality: int | None = None,
+                         overwrite: bool = False, confirmed: bool = False) -> bool:
+        from dip_engine import restore
+        try:
+            photo = restore.compose(self.job, snap.float_image(), snap.region)
+        except Exception as e:  # noqa: BLE001
+            self.show_error(f"Could not build that snapshot: {e}")
+            return False
+        meta = dict(self.result_meta or {})
+        if meta:
+            meta["dip:iterations"] = str(snap.iteration)
+        ok = self.save_photo_to(photo, path, quality, overwrite, confirmed, meta or None)
+        if ok:
+            self.notify(f"Saved iteration {snap.iteration} to {path}", "success")
+        return ok
+
+    def render_comparison(self) -> QImage:
+        """The compare view as the user sees it (one canvas, or both side by side)."""
+        if self.view_mode == "side":
+            return self.canvas_split.grab().toImage()
+        return self.canvas.grab().toImage()
+
+    def save_comparison_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save comparison image", self._default_save_path("compare"),
+                                              "PNG (*.png);;JPEG (*.jpg *.jpeg)")
+        if path:
+            if not Path(path).suffix:
+                path += ".png"
+            self.save_comparison_to(path)
+
+    def save_comparison_to(self, path: str) -> bool:
+        if self.photo_path and Path(path).resolve() == Path(self.photo_path):
+            self.show_error("That is the original photo: choose another name for the comparison image.")
+            return False
+        img = self.render_comparison()
+        folder = Path(path).parent
+        fd, tmp = tempfile.mkstemp(suffix=Path(path).suffix or ".png", dir=str(folder) if folder.is_dir() else None)
+        os.close(fd)
+        try:
+            if not img.save(tmp, None, 95):
+                raise OSError("unsupported format or unwritable folder")
+            os.replace(tmp, path)
+        except Exception as e:  # noqa: BLE001
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            self.show_error(f"Could not save the comparison: {e}")
+            return False
+        self.notify(f"Saved the comparison to {path}", "success")
+        return True
+
+    # ================================================================ help
+    def show_shortcuts(self) -> None:
+        rows = [("Open / save / paste", "Ctrl+O / Ctrl+S / Ctrl+V, or drop a file"),
+                ("Brush / eraser / hand", "P / E / H"), ("Brush size", "[ and ], or Alt+wheel"),
+                ("Undo / redo", "Ctrl+Z / Ctrl+Shift+Z"), ("Zoom", "wheel, Ctrl+0 fit, Ctrl+1 100 %"),
+                ("Pan", "Space+drag or middle mouse"), ("Show the original", "hold Tab or \\"),
+                ("Show / hide mask", "M"), ("Restore / pause / stop", "Ctrl+Enter / Ctrl+P / Esc")]
+        html = "<table cellspacing=6>" + "".join(f"<tr><td><b>{a}</b></td><td>{b}</td></tr>" for a, b in rows) + "</table>"
+        QMessageBox.information(self, "Keyboard shortcuts", html)
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About DIP Studio",
+                          "<b>DIP Studio</b><br>Photo restoration with Deep Image Prior: a randomly "
+                          "initialised network is fitted to your one photo; no training data, fully offline.")
+
+    # ================================================================ drag and drop, closing
+    def dragEnterEvent(self, e) -> None:
+        if e.mimeData().hasUrls() and any(u.isLocalFile() for u in e.mimeData().urls()):
+            e.acceptProposedAction()
+
+    def dropEvent(self, e) -> None:
+        for u in e.mimeData().urls():
+            if u.isLocalFile():
+                self.open_path(u.toLocalFile())
+                e.acceptProposedAction()
+                return
+
+    def closeEvent(self, e) -> None:
+        if self.runner.busy:
+            if self._closing:
+                e.ignore()
+                return
+            if not self.confirm("Stop the restoration?",
+                                "A restoration is still running. Stop it and close DIP Studio?"):
+                e.ignore()
+                return
+            self._closing = True
+            self.runner.stop()
+            self.notify("Stopping the run, then closing…", "info")
+            e.ignore()
+            return
+        if self.result is not None and not self.result_saved and not self._closing:
+            if not self.confirm("Close without saving?", "The result is not saved. Close anyway?"):
+                e.ignore()
+                return
+        self.save_settings()
+        QApplication.instance().removeEventFilter(self)
+        e.accept()
+
+    def shutdown(self) -> None:
+        """Last-resort clean-up at application exit: stop and join the worker thread."""
+        self.runner.shutdown()

@@ -1,0 +1,310 @@
+"""Runs the engine's fitting stream on a QThread and hands results to the GUI, throttled.
+
+The worker (a QObject moved to its own QThread) iterates `restore.run(job, control)`. Every
+step lands in a lock-protected mailbox that keeps only the newest frame, all new loss points
+and any new history snapshots; the worker pokes the GUI with a queued signal at most once per
+drain, and the GUI drains at most ~15 times a second. Display arrays (8-bit sRGB) are made on
+the worker; QPixmaps only ever on the GUI thread. Stop and pause go through the engine's
+thread-safe `Control`; the thread is never terminated.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+
+from app.model.display import DisplayConverter, fit_within, thumbnail
+from app.model.history import Snapshot, SnapshotPolicy
+
+FRAME_INTERVAL_MS = 66          # ~15 Hz
+DISPLAY_MAX = 2560              # frames larger than this (either side) are downscaled for the screen
+
+
+@dataclass
+class Progress:
+    iteration: int
+    total: int
+    loss: float
+    elapsed_s: float
+    s_per_iter: float
+    eta_s: float | None
+    variance: float | None = None
+    peak_iteration: int | None = None
+    stop_suggested: bool = False
+    done: bool = False
+    stopped_by: str | None = None
+
+
+@dataclass
+class Frame:
+    iteration: int
+    display: np.ndarray                      # uint8 RGB for the screen (maybe downscaled)
+    region: tuple[int, int, int, int]        # output pixels covered by `display`
+    final: bool = False
+
+
+@dataclass
+class Outcome:
+    job: object
+    result: object | None                    # imageio.Photo (full resolution) or None
+    progress: Progress | None
+    stopped_by: str | None
+    final_snapshot: Snapshot | None
+    error: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+def user_message(exc: BaseException) -> str:
+    """One line for the user; never a traceback."""
+    name = type(exc).__name__
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, MemoryError) or "out of memory" in text.lower() or name == "OutOfMemoryError":
+        return ("Out of memory: try the 'fast' preset, a smaller mask or photo, "
+                "or close other programs" + (f" ({text})" if text else "") + ".")
+    if name in ("JobError", "RunError", "ImageError"):
+        return text[:1].upper() + text[1:] if text else name
+    return f"The restoration failed ({name}: {text})" if text else f"The restoration failed ({name})."
+
+
+class _Mailbox:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.progress: Progress | None = None
+        self.frame: Frame | None = None
+        self.losses: list[tuple[int, float]] = []
+        self.snapshots: list[Snapshot] = []
+        self.outcome: Outcome | None = None
+        self.poke_pending = False
+        self.paused = False
+
+    def take(self):
+        with self.lock:
+            out = (self.progress, self.frame, self.losses, self.snapshots, self.outcome)
+            self.progress, self.frame, self.losses, self.snapshots = None, None, [], []
+            self.poke_pending = False
+            return out
+
+
+class FitWorker(QObject):
+    """Lives on the worker thread; `run` iterates the engine stream."""
+    poke = Signal()
+    done = Signal()
+
+    def __init__(self, job, control, converter: DisplayConverter, mailbox: _Mailbox,
+                 policy: SnapshotPolicy, run_fn=None, metadata_fn=None):
+        super().__init__()
+        self.job = job
+        self.control = control
+        self.converter = converter
+        self.mailbox = mailbox
+        self.policy = policy
+        self.run_fn = run_fn
+        self.metadata_fn = metadata_fn
+
+    def _display(self, image: np.ndarray) -> np.ndarray:
+        return fit_within(self.converter(image), DISPLAY_MAX, DISPLAY_MAX)
+
+    def _post(self, **kw) -> None:
+        mb = self.mailbox
+        with mb.lock:
+            for k, v in kw.items():
+                if k == "loss":
+                    mb.losses.append(v)
+                elif k == "snapshot":
+                    mb.snapshots.append(v)
+                else:
+                    setattr(mb, k, v)
+            poke = not mb.poke_pending
+            mb.poke_pending = True
+        if poke:
+            self.poke.emit()
+
+    @Slot()
+    def run(self) -> None:
+        last = None
+        final_snap = None
+        outcome = None
+        try:
+            for step in self.run_fn(self.job, self.control):
+                last = step
+                prog = Progress(step.iteration, step.total, float(step.loss), step.elapsed_s,
+                                step.s_per_iter, step.eta_s, step.variance, step.peak_iteration,
+                                bool(step.stop_suggested), bool(step.done), step.stopped_by)
+                post = {"progress": prog, "loss": (step.iteration, float(step.loss))}
+                if step.image is not None:
+                    region = tuple(int(v) for v in step.region)
+                    disp = self._display(step.image)
+                    post["frame"] = Frame(step.iteration, disp, region, final=bool(step.done))
+                    if step.done or self.policy.wants(step.iteration):
+                        snap = Snapshot(step.iteration, float(step.loss), step.image.astype(np.float16),
+                                        region, disp, thumbnail(disp), final=bool(step.done))
+                        post["snapshot"] = snap
+                        if step.done:
+                            final_snap = snap
+                if step.done:
+                    meta = {}
+                    if self.metadata_fn is not None:
+                        try:
+                            meta = self.metadata_fn(self.job, step)
+                        except Exception:
+                            meta = {}
+                    outcome = Outcome(self.job, step.result, prog, step.stopped_by, final_snap, None, meta)
+                self._post(**post)
+                if step.done:
+                    break
+            if outcome is None:
+                prog = None
+                outcome = Outcome(self.job, getattr(last, "result", None), prog,
+                                  "user" if self.control.stopped else None, final_snap)
+        except BaseException as e:  # noqa: BLE001 - everything becomes one line for the user
+            if not isinstance(e, Exception) and not isinstance(e, MemoryError):
+                raise
+            if type(e).__name__ not in ("JobError", "ImageError", "RunError"):
+                traceback.print_exc(file=sys.stderr)
+            outcome = Outcome(self.job, None, None, None, None, user_message(e))
+        finally:
+            with self.mailbox.lock:
+                self.mailbox.outcome = outcome
+            self.done.emit()
+
+
+class FitRunner(QObject):
+    """GUI-side handle for one run at a time."""
+    started = Signal()
+    progressed = Signal(object)         # Progress
+    lossesAdded = Signal(object)        # list[(iteration, loss)]
+    frameReady = Signal(object)         # Frame (newest only)
+    snapshotAdded = Signal(object)      # Snapshot
+    pausedChanged = Signal(bool)
+    finished = Signal(object)           # Outcome (error is None)
+    failed = Signal(str)                # one line
+
+    def __init__(self, parent=None, run_fn=None, metadata_fn=None, control_factory=None):
+        super().__init__(parent)
+        self._run_fn = run_fn
+        self._metadata_fn = metadata_fn
+        self._control_factory = control_factory
+        self._thread: QThread | None = None
+        self._worker: FitWorker | None = None
+        self._mailbox: _Mailbox | None = None
+        self.control = None
+        self._last_drain = 0.0
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._drain)
+
+    # -- engine hooks (import lazily so the GUI starts fast) --------------------------------
+    def _engine(self):
+        from dip_engine import restore
+        return restore
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    @property
+    def busy(self) -> bool:
+        """From start until `finished`/`failed` was emitted."""
+        return self._mailbox is not None
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.control is not None and self.control.paused)
+
+    def start(self, job, converter: DisplayConverter, policy: SnapshotPolicy | None = None) -> None:
+        if self.busy:
+            raise RuntimeError("a run is already in progress")
+        restore = None
+        run_fn, meta_fn = self._run_fn, self._metadata_fn
+        if run_fn is None or self._control_factory is None:
+            restore = self._engine()
+        run_fn = run_fn or restore.run
+        meta_fn = meta_fn or getattr(restore, "metadata", None)
+        self.control = (self._control_factory or restore.Control)()
+        self._mailbox = _Mailbox()
+        self._thread = QThread()
+        self._thread.setObjectName("dip-fit")
+        self._worker = FitWorker(job, self.control, converter, self._mailbox,
+                                 policy or SnapshotPolicy(), run_fn, meta_fn)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.poke.connect(self._on_poke)
+        self._worker.done.connect(self._thread.quit)
+        self._thread.finished.connect(self._on_thread_finished)
+        self._last_drain = 0.0
+        self._thread.start()
+        self.started.emit()
+
+    def pause(self) -> None:
+        if self.control is not None and self.busy and not self.control.stopped:
+            self.control.pause()
+            self.pausedChanged.emit(True)
+
+    def resume(self) -> None:
+        if self.control is not None and self.busy:
+            self.control.resume()
+            self.pausedChanged.emit(False)
+
+    def stop(self) -> None:
+        if self.control is not None and self.busy:
+            was_paused = self.control.paused
+            self.control.stop()
+            if was_paused:
+                self.pausedChanged.emit(False)
+
+    def set_lr(self, lr: float) -> None:
+        if self.control is not None and self.busy:
+            self.control.set_lr(lr)
+
+    def wait(self, ms: int = 60000) -> bool:
+        if self._thread is None:
+            return True
+        return self._thread.wait(ms)
+
+    def shutdown(self, ms: int = 60000) -> None:
+        """Stop and block until the thread has ended (for application exit)."""
+        self.stop()
+        if self._thread is not None:
+            self._thread.wait(ms)
+
+    # -- GUI-thread side ------------------------------------------------------------------
+    def _on_poke(self) -> None:
+        if self._timer.isActive():
+            return
+        wait = FRAME_INTERVAL_MS - (time.monotonic() - self._last_drain) * 1000
+        if wait <= 0:
+            self._drain()
+        else:
+            self._timer.start(int(wait) + 1)
+
+    def _drain(self) -> None:
+        if self._mailbox is None:
+            return
+        self._last_drain = time.monotonic()
+        progress, frame, losses, snaps, _ = self._mailbox.take()
+        if losses:
+            self.lossesAdded.emit(losses)
+        for s in snaps:
+            self.snapshotAdded.emit(s)
+        if frame is not None:
+            self.frameReady.emit(frame)
+        if progress is not None:
+            self.progressed.emit(progress)
+
+    def _on_thread_finished(self) -> None:
+        self._timer.stop()
+        if self._thread is not None:
+            self._thread.wait()
+        self._drain()
+        outcome = self._mailbox.outcome if self._mailbox is not None else None
+        self._worker, self._thread, self._mailbox = None, None, None
+        if outcome is None:
+            self.failed.emit("The restoration ended without a result.")
+        elif outcome.error:
+            self.failed.emit(outcome.error)
+        else:
+            self.finished.emit(outcome)
