@@ -59,8 +59,10 @@ class DisplayConverter:
         if icc_profile and ImageCms is not None:
             try:
                 src = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
-                dst = ImageCms.createProfile("sRGB")
-                self._transform = ImageCms.buildTransform(src, dst, "RGB", "RGB")
+                desc = (ImageCms.getProfileDescription(src) or "").strip()
+                if not desc.lower().startswith("srgb"):   # sRGB already: nothing to convert
+                    dst = ImageCms.createProfile("sRGB")
+                    self._transform = ImageCms.buildTransform(src, dst, "RGB", "RGB")
             except Exception:
                 self._transform = None   # gray or broken profile: show the numbers as they are
 

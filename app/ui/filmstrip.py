@@ -57,6 +57,14 @@ class Filmstrip(QListWidget):
         self.currentItemChanged.connect(self._changed)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self._quiet = False
+        # only worth its space once a run has produced something to scrub
+        self.model().rowsInserted.connect(self._auto_show)
+        self.model().rowsRemoved.connect(self._auto_show)
+        self.model().modelReset.connect(self._auto_show)
+        self.setVisible(False)
+
+    def _auto_show(self, *_a) -> None:
+        self.setVisible(self.count() > 1)
 
     def reset_strip(self, original_thumb) -> None:
         self._quiet = True

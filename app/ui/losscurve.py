@@ -13,7 +13,7 @@ class LossCurve(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("LossCurve")
-        self.setMinimumHeight(96)
+        self.setFixedHeight(92)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.its = np.zeros(0, dtype=np.int64)
         self.losses = np.zeros(0, dtype=np.float64)

@@ -305,6 +305,11 @@ class MaskPanel(QWidget):
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             tools.addWidget(b)
+        self.show_box = QToolButton()
+        self.show_box.setObjectName("ToolChoice")
+        self.show_box.setDefaultAction(actions["show_mask"])
+        self.show_box.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        tools.addWidget(self.show_box)
         lay.addLayout(tools)
 
         form = QFormLayout()
@@ -317,7 +322,7 @@ class MaskPanel(QWidget):
         self.size_spin = QSpinBox()
         self.size_spin.setRange(1, 2000)
         self.size_spin.setSuffix(" px")
-        self.size_spin.setFixedWidth(76)
+        self.size_spin.setFixedWidth(84)
         size_row.addWidget(self.size_slider, 1)
         size_row.addWidget(self.size_spin)
         form.addRow("Size", size_row)
@@ -326,35 +331,29 @@ class MaskPanel(QWidget):
         self.opacity_slider.setRange(5, 100)
         self.opacity_slider.setValue(55)
         self.opacity_label = QLabel("55 %")
-        self.opacity_label.setFixedWidth(40)
-        self.show_box = QToolButton()
-        self.show_box.setDefaultAction(actions["show_mask"])
-        self.show_box.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.opacity_label.setFixedWidth(84)
+        self.opacity_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         op_row.addWidget(self.opacity_slider, 1)
         op_row.addWidget(self.opacity_label)
-        op_row.addWidget(self.show_box)
         form.addRow("Overlay", op_row)
         lay.addLayout(form)
 
+        self.grow_spin = QSpinBox()
+        self.grow_spin.setRange(1, 200)
+        self.grow_spin.setValue(4)
+        self.grow_spin.setSuffix(" px")
+        self.grow_spin.setToolTip("How far Grow and Shrink move the mask's edge")
+        form.addRow("Grow step", self.grow_spin)
         ops = QGridLayout()
         ops.setSpacing(6)
-        for i, key in enumerate(("clear_mask", "invert_mask", "grow_mask", "shrink_mask", "load_mask", "save_mask")):
+        for i, key in enumerate(("clear_mask", "invert_mask", "load_mask", "grow_mask", "shrink_mask", "save_mask")):
             b = QToolButton()
             b.setObjectName("SmallAction")
             b.setDefaultAction(actions[key])
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            ops.addWidget(b, i // 2, i % 2)
+            ops.addWidget(b, i // 3, i % 3)
         lay.addLayout(ops)
-        grow_row = QHBoxLayout()
-        grow_row.addWidget(QLabel("Grow / shrink by"))
-        self.grow_spin = QSpinBox()
-        self.grow_spin.setRange(1, 200)
-        self.grow_spin.setValue(4)
-        self.grow_spin.setSuffix(" px")
-        grow_row.addWidget(self.grow_spin)
-        grow_row.addStretch(1)
-        lay.addLayout(grow_row)
         self.info = hint_label("No mask yet")
         lay.addWidget(self.info)
 
@@ -465,8 +464,19 @@ class RunPanel(QWidget):
         self.message = hint_label("")
         self.message.setObjectName("RunMessage")
         lay.addWidget(self.message)
+        self.idle_hint = hint_label("Progress, speed, time left and the loss curve appear here while it runs. "
+                                    "Stop any time: the best result so far is kept.")
+        lay.addWidget(self.idle_hint)
+        self.progress_widgets = [self.bar, self.curve] + [stats.itemAt(i).widget() for i in range(stats.count())]
+        self.set_active(False)
 
-    def reset(self, total: int = 0) -> None:
+    def set_active(self, on: bool) -> None:
+        for w in self.progress_widgets:
+            w.setVisible(on)
+        self.idle_hint.setVisible(not on)
+
+    def reset(self, total: int = 0, active: bool = True) -> None:
+        self.set_active(active)
         self.curve.clear()
         self.curve.set_total(total)
         self.bar.setRange(0, max(1, total))

@@ -1,0 +1,68 @@
+"""Fixtures for the app tests: an isolated settings file, a tiny photo, a shown main window."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+RUN_TIMEOUT = 90_000   # ms: generous, the machine is a loaded 2-core box
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from PySide6.QtCore import QSettings
+    s = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    yield s
+    s.sync()
+
+
+def _write_photo(path, w=48, h=40, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx * 255 // max(1, w - 1), yy * 255 // max(1, h - 1), (xx + yy) % 256], axis=2)
+    img = np.clip(img + rng.integers(-20, 20, img.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(img, "RGB").save(path)
+    return path
+
+
+@pytest.fixture
+def tiny_photo(tmp_path):
+    return str(_write_photo(tmp_path / "tiny.png"))
+
+
+@pytest.fixture
+def big_photo(tmp_path):
+    return str(_write_photo(tmp_path / "big.png", 400, 300))
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    from app.main import apply_theme
+    from app.ui.window import MainWindow
+    from PySide6.QtWidgets import QApplication
+    apply_theme(QApplication.instance())
+    w = MainWindow(settings)
+    w.confirm = lambda title, text: True      # answer every question with yes
+    w.resize(1100, 760)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    if w.runner.busy:
+        w.runner.stop()
+        qtbot.waitUntil(lambda: not w.runner.busy, timeout=RUN_TIMEOUT)
+    w.result_saved = True
+    w.close()
+
+
+def fast_settings(window, task="denoise", iters=20, channels=8, auto_stop=False):
+    """Pick a task with the 'fast' preset and small overrides through the real widgets."""
+    tp = window.task_panel
+    tp.task_buttons[task].click()
+    tp.select_preset("fast")
+    tp.iters_spin.setValue(iters)
+    tp.channels_spin.setValue(channels)
+    tp.auto_stop.setChecked(auto_stop)

@@ -1,0 +1,171 @@
+"""Qt-free models: the mask (strokes, operations, undo/redo), the history, display conversion."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.model.display import DisplayConverter, pyramid, to_uint8
+from app.model.history import History, Snapshot, SnapshotPolicy
+from app.model.mask import MaskModel
+from app.model.task import TaskSettings
+
+
+# ------------------------------------------------------------------------------------ mask
+def test_stroke_paints_a_round_capped_line():
+    m = MaskModel(100, 80)
+    m.begin_stroke(True)
+    m.stroke_to(20, 40, 60, 40, radius=5)
+    assert m.end_stroke()
+    a = m.array
+    assert a[40, 20] and a[40, 40] and a[40, 60]          # along the line
+    assert a[44, 40] and not a[47, 40]                     # width ~ radius
+    assert a[40, 16] and not a[40, 13]                     # round cap beyond the end point
+    assert not a[10, 10]
+    assert m.can_undo() and not m.can_redo()
+
+
+def test_eraser_undo_redo_restore_exact_states():
+    m = MaskModel(64, 48)
+    m.begin_stroke(True)
+    m.dab(30, 20, 10)
+    m.end_stroke()
+    painted = m.array.copy()
+    m.begin_stroke(False)
+    m.stroke_to(20, 20, 40, 20, 3)
+    m.end_stroke()
+    erased = m.array.copy()
+    assert painted[20, 30] and not erased[20, 30]
+    assert erased.sum() < painted.sum()
+    assert m.undo() and np.array_equal(m.array, painted)
+    assert m.undo() and not m.array.any()
+    assert not m.undo()
+    assert m.redo() and np.array_equal(m.array, painted)
+    assert m.redo() and np.array_equal(m.array, erased)
+    assert not m.redo()
+
+
+def test_new_edit_clears_redo_and_undo_steps_store_only_the_bbox():
+    m = MaskModel(2000, 1500)
+    m.begin_stroke(True)
+    m.dab(100, 100, 4)
+    m.end_stroke()
+    d = m._undo[-1]
+    t, l, b, r = d.bbox
+    assert (b - t) <= 12 and (r - l) <= 12            # diff bounded by the stroke, not the photo
+    assert d.nbytes < 64
+    m.undo()
+    assert m.can_redo()
+    m.begin_stroke(True)
+    m.dab(5, 5, 2)
+    m.end_stroke()
+    assert not m.can_redo()
+
+
+def test_clear_invert_grow_shrink_are_undoable():
+    m = MaskModel(50, 40)
+    m.begin_stroke(True)
+    m.dab(25, 20, 5)
+    m.end_stroke()
+    base = m.array.copy()
+    n = base.sum()
+    assert m.grow(3) and m.array.sum() > n and m.array[base].all()
+    assert m.undo() and np.array_equal(m.array, base)
+    assert m.shrink(2) and 0 < m.array.sum() < n and not m.array[~base].any()
+    m.undo()
+    assert m.invert() and np.array_equal(m.array, ~base)
+    m.undo()
+    assert m.clear() and not m.array.any()
+    assert not m.clear()                         # nothing changed: no undo step
+    m.undo()
+    assert np.array_equal(m.array, base)
+
+
+def test_set_mask_checks_size_and_listeners_get_bboxes():
+    m = MaskModel(30, 20)
+    seen = []
+    m.add_listener(seen.append)
+    new = np.zeros((20, 30), bool)
+    new[5:8, 10:12] = True
+    assert m.set_mask(new)
+    assert seen[-1] == (5, 10, 8, 12)
+    with pytest.raises(ValueError):
+        m.set_mask(np.zeros((10, 10), bool))
+
+
+def test_stroke_outside_the_photo_is_clipped():
+    m = MaskModel(20, 20)
+    m.begin_stroke(True)
+    assert m.stroke_to(-50, -50, -40, -40, 3) is None
+    m.stroke_to(-5, 10, 5, 10, 2)
+    assert m.end_stroke()
+    assert m.array[10, 0] and m.array[10, 5]
+
+
+# ------------------------------------------------------------------------------------ history
+def _snap(it, final=False):
+    return Snapshot(it, 0.1, np.zeros((4, 4, 3), np.float16), (0, 0, 4, 4), final=final)
+
+
+def test_policy_is_dense_early_and_sparse_late():
+    p = SnapshotPolicy(first=10, growth=1.5)
+    kept = [i for i in range(1, 3001) if p.wants(i)]
+    assert kept[:3] == [10, 15, 23]
+    gaps = np.diff(kept)
+    assert all(b >= a for a, b in zip(gaps, gaps[1:]))
+    assert 12 <= len(kept) <= 20
+
+
+def test_history_cap_keeps_first_and_newest():
+    h = History(cap=8, first=1, growth=1.0001)
+    for it in range(1, 40):
+        h.add(_snap(it))
+    assert len(h) == 8
+    its = h.iterations()
+    assert its[0] == 1 and its[-1] == 39
+    assert its == sorted(its)
+
+
+def test_history_final_step_replaces_same_iteration():
+    h = History()
+    h.add(_snap(10))
+    h.add(_snap(10, final=True))
+    assert len(h) == 1 and h[0].final
+    h.clear()
+    assert len(h) == 0 and h.wants(10)
+
+
+# ------------------------------------------------------------------------------------ display
+def test_to_uint8_handles_16_bit_and_float():
+    a16 = np.array([[0, 257, 65535]], np.uint16)
+    assert to_uint8(a16).tolist() == [[0, 1, 255]]
+    f = np.array([[0.0, 0.5, 1.0, 2.0]], np.float32)
+    assert to_uint8(f).tolist() == [[0, 128, 255, 255]]
+
+
+def test_converter_gray_and_alpha_and_icc():
+    conv = DisplayConverter(None)
+    gray = np.full((4, 5, 1), 1000, np.uint16)
+    out = conv(gray)
+    assert out.shape == (4, 5, 3) and out.dtype == np.uint8
+    rgba = conv(np.zeros((2, 2, 4), np.uint8))
+    assert rgba.shape == (2, 2, 4)
+    from PIL import ImageCms
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    assert not DisplayConverter(srgb).manages_colour          # sRGB already: no conversion
+    # a broken profile falls back to showing the numbers, never fails
+    broken = DisplayConverter(b"not a profile")
+    assert not broken.manages_colour
+    assert broken(np.ones((2, 2, 3), np.float32)).max() == 255
+
+
+def test_pyramid_halves_down_to_min_side():
+    levels = pyramid(np.zeros((1000, 1600, 3), np.uint8), min_side=128)
+    assert [l.shape[:2] for l in levels] == [(1000, 1600), (500, 800), (250, 400)]
+
+
+def test_task_settings_round_trip_and_bad_values():
+    s = TaskSettings(task="sr", preset="fast", scale=4, iters=100, lr=0.02, channels=16, seed=7, auto_stop=False)
+    assert TaskSettings.from_dict(s.to_dict()) == s
+    assert s.job_kwargs()["scale"] == 4 and s.job_kwargs()["stop"] == "never"
+    assert TaskSettings(task="denoise", scale=4).job_kwargs()["scale"] == 1
+    assert TaskSettings.from_dict({"task": "bogus", "scale": "x"}) == TaskSettings()

@@ -1,0 +1,249 @@
+"""The main window without running a fit: open, paint, erase, undo, brush keys, errors, settings."""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeySequence, QWheelEvent
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from app.ui.canvas import TOOL_BRUSH, TOOL_ERASER
+
+
+def _pt(canvas, x, y) -> QPoint:
+    p = canvas.to_widget(QPointF(x, y))
+    return QPoint(round(p.x()), round(p.y()))
+
+
+def _stroke(qtbot, canvas, points):
+    vp = canvas.viewport()
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=_pt(canvas, *points[0]))
+    for x, y in points[1:]:
+        qtbot.mouseMove(vp, pos=_pt(canvas, x, y))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=_pt(canvas, *points[-1]))
+
+
+def test_starts_empty_then_opens_a_file(window, tiny_photo):
+    assert window.photo is None and not window.canvas.has_scene()
+    assert not window.actions_["run"].isEnabled()
+    assert window.open_path(tiny_photo)
+    assert (window.photo.width, window.photo.height) == (48, 40)
+    assert window.canvas.has_scene() and window.canvas.layers
+    assert "tiny.png" in window.windowTitle()
+    assert window.recent[0].endswith("tiny.png")
+    assert window.recent_menu.actions()[0].text().endswith("tiny.png")
+    assert window.actions_["run"].isEnabled()
+    assert "48 × 40" in window.info_label.text()
+
+
+def test_open_through_menu_action_and_shortcuts(window, tiny_photo, monkeypatch):
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (tiny_photo, ""))
+    assert window.actions_["open"].shortcut() == QKeySequence(QKeySequence.StandardKey.Open)
+    assert window.actions_["save"].shortcut() == QKeySequence(QKeySequence.StandardKey.Save)
+    window.actions_["open"].trigger()
+    assert window.photo is not None and window.photo_path.endswith("tiny.png")
+
+
+def test_drop_and_paste_open_photos(window, tiny_photo, big_photo):
+    md = QMimeData()
+    md.setUrls([QUrl.fromLocalFile(big_photo)])
+    enter = QDragEnterEvent(QPointF(50, 50), Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window.canvas, enter)
+    assert enter.isAccepted()
+    ev = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton,
+                    Qt.KeyboardModifier.NoModifier)
+    if not QApplication.sendEvent(window.canvas, ev):
+        window.canvas.dropEvent(ev)     # without a platform drag, Qt only routes Drop to a drag target
+    assert window.photo is not None and window.photo.width == 400
+    img = QImage(tiny_photo)
+    QApplication.clipboard().setImage(img)
+    window.actions_["paste"].trigger()
+    assert (window.photo.width, window.photo.height) == (48, 40)
+    assert window.display_name == "Pasted image" and window.photo_path is None
+
+
+def test_paint_erase_undo_redo_with_real_mouse_events(window, big_photo, qtbot):
+    window.open_path(big_photo)
+    window.task_panel.task_buttons["inpaint"].click()
+    window.actions_["brush"].trigger()
+    c = window.canvas
+    assert c.tool == TOOL_BRUSH and c.painting_tool()
+    c.set_brush_size(20)
+    _stroke(qtbot, c, [(100, 150), (150, 150), (200, 150)])
+    m = window.mask_model.array
+    assert m[150, 100] and m[150, 150] and m[150, 200]
+    assert m[150 + 6, 150] and not m[150 + 16, 150]
+    assert not m[50, 50] and not m[150, 260]
+    painted = m.copy()
+    assert window.actions_["undo"].isEnabled()
+    assert "painted" not in window.mask_panel.info.text()
+
+    window.actions_["eraser"].trigger()
+    assert c.tool == TOOL_ERASER
+    _stroke(qtbot, c, [(150, 130), (150, 170)])
+    m = window.mask_model.array
+    assert not m[150, 150] and m[150, 100] and m[150, 200]
+
+    window.actions_["undo"].trigger()
+    assert np.array_equal(window.mask_model.array, painted)
+    window.actions_["redo"].trigger()
+    assert not window.mask_model.array[150, 150]
+    window.actions_["undo"].trigger()
+    window.actions_["undo"].trigger()
+    assert not window.mask_model.array.any()
+    assert not window.actions_["undo"].isEnabled() and window.actions_["redo"].isEnabled()
+    assert window.actions_["undo"].shortcut() == QKeySequence(QKeySequence.StandardKey.Undo)
+    assert QKeySequence("Ctrl+Shift+Z") in window.actions_["redo"].shortcuts()
+
+
+def test_bracket_keys_and_alt_wheel_change_the_brush(window, big_photo, qtbot, settings):
+    window.open_path(big_photo)
+    window.actions_["brush"].trigger()
+    c = window.canvas
+    c.set_brush_size(40)
+    c.setFocus()
+    qtbot.keyClick(c, Qt.Key.Key_BracketRight)
+    assert c.brush_size == 48
+    assert window.mask_panel.size_spin.value() == 48
+    qtbot.keyClick(c, Qt.Key.Key_BracketLeft)
+    qtbot.keyClick(c, Qt.Key.Key_BracketLeft)
+    assert c.brush_size < 40
+    small = c.brush_size
+    ev = QWheelEvent(QPointF(100, 100), c.mapToGlobal(QPointF(100, 100)), QPoint(0, 0), QPoint(120, 0),
+                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.AltModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(c, ev)
+    assert c.brush_size > small
+    assert float(settings.value("brush/size")) == c.brush_size
+    window.mask_panel.size_spin.setValue(77)
+    assert c.brush_size == 77
+
+
+def test_zoom_pan_and_peek(window, big_photo, qtbot):
+    window.open_path(big_photo)
+    c = window.canvas
+    fit_zoom = c.zoom
+    window.actions_["actual"].trigger()
+    assert c.zoom == 1.0
+    ev = QWheelEvent(QPointF(200, 200), c.mapToGlobal(QPointF(200, 200)), QPoint(0, 0), QPoint(0, 120),
+                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(c, ev)
+    assert c.zoom > 1.1
+    cx = c.cx
+    qtbot.mousePress(c, Qt.MouseButton.MiddleButton, pos=QPoint(300, 300))
+    qtbot.mouseMove(c, pos=QPoint(340, 300))
+    qtbot.mouseRelease(c, Qt.MouseButton.MiddleButton, pos=QPoint(340, 300))
+    assert c.cx < cx
+    window.actions_["fit"].trigger()
+    assert abs(c.zoom - fit_zoom) < 1e-6
+    c.setFocus()
+    qtbot.keyPress(c, Qt.Key.Key_Tab)
+    assert c.peek
+    qtbot.keyRelease(c, Qt.Key.Key_Tab)
+    assert not c.peek
+    qtbot.keyPress(c, Qt.Key.Key_Backslash)
+    assert c.peek
+    qtbot.keyRelease(c, Qt.Key.Key_Backslash)
+    assert not c.peek
+
+
+def test_overlay_opacity_show_hide_and_mask_ops(window, big_photo, qtbot):
+    window.open_path(big_photo)
+    window.task_panel.task_buttons["inpaint"].click()
+    window.actions_["brush"].trigger()
+    window.mask_panel.opacity_slider.setValue(30)
+    assert abs(window.canvas.mask_opacity - 0.30) < 1e-6
+    assert window.canvas.mask_visible
+    window.actions_["show_mask"].trigger()
+    assert not window.canvas.mask_visible
+    window.actions_["show_mask"].trigger()
+    assert window.canvas.mask_visible
+    window.canvas.set_brush_size(30)
+    _stroke(qtbot, window.canvas, [(200, 150)])
+    n = window.mask_model.count()
+    assert n > 0 and "pixels to fill" in window.mask_panel.info.text()
+    window.mask_panel.grow_spin.setValue(5)
+    window.actions_["grow_mask"].trigger()
+    assert window.mask_model.count() > n
+    window.actions_["shrink_mask"].trigger()
+    window.actions_["shrink_mask"].trigger()
+    assert window.mask_model.count() < n
+    window.actions_["invert_mask"].trigger()
+    assert window.mask_model.count() > 400 * 300 // 2
+    window.actions_["clear_mask"].trigger()
+    assert window.mask_model.count() == 0
+    window.actions_["undo"].trigger()
+    assert window.mask_model.count() > 400 * 300 // 2
+
+
+def test_mask_png_round_trip(window, big_photo, qtbot, tmp_path):
+    window.open_path(big_photo)
+    window.task_panel.task_buttons["inpaint"].click()
+    window.actions_["brush"].trigger()
+    window.canvas.set_brush_size(25)
+    _stroke(qtbot, window.canvas, [(50, 50), (120, 90)])
+    saved = window.mask_model.array.copy()
+    path = tmp_path / "mask.png"
+    assert window.save_mask(str(path))
+    png = np.asarray(Image.open(path))
+    assert png.dtype == np.uint8 and set(np.unique(png)) <= {0, 255}
+    assert np.array_equal(png.reshape(png.shape[0], png.shape[1], -1)[..., 0] == 255, saved)
+    window.actions_["clear_mask"].trigger()
+    assert window.load_mask(str(path))
+    assert np.array_equal(window.mask_model.array, saved)
+    window.actions_["undo"].trigger()                 # loading is one undo step
+    assert not window.mask_model.array.any()
+
+
+def test_corrupt_file_shows_a_message_and_the_app_keeps_working(window, tmp_path, tiny_photo):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    assert not window.open_path(str(bad))
+    assert window.banner.isVisible() and window.banner.kind == "error"
+    text = window.banner.message()
+    assert "broken.jpg" in text and "\n" not in text and "Traceback" not in text
+    assert QApplication.activeModalWidget() is None
+    assert window.photo is None
+    assert not window.open_path(str(tmp_path / "missing.png"))
+    assert "missing.png" in window.banner.message()
+    assert window.open_path(tiny_photo)                 # still works
+    assert not window.banner.isVisible()
+
+
+def test_inpaint_needs_a_mask_message(window, tiny_photo):
+    window.open_path(tiny_photo)
+    window.task_panel.task_buttons["inpaint"].click()
+    assert not window.start_run()
+    assert "mask" in window.banner.message().lower()
+    assert not window.runner.busy
+
+
+def test_settings_persist_and_reset(qtbot, settings, tiny_photo):
+    from app.ui.window import MainWindow
+    w = MainWindow(settings)
+    w.confirm = lambda *a: True
+    qtbot.addWidget(w)
+    w.show()
+    w.open_path(tiny_photo)
+    w.task_panel.task_buttons["sr"].click()
+    w.task_panel.scale_combo.setCurrentIndex(w.task_panel.scale_combo.findData(4))
+    w.task_panel.select_preset("fast")
+    w.task_panel.seed_spin.setValue(5)
+    w.canvas.set_brush_size(33)
+    w.mask_panel.set_opacity(0.4)
+    w.close()
+
+    w2 = MainWindow(settings)
+    w2.confirm = lambda *a: True
+    qtbot.addWidget(w2)
+    s = w2.task_panel.settings()
+    assert (s.task, s.scale, s.preset, s.seed) == ("sr", 4, "fast", 5)
+    assert w2.canvas.brush_size == 33
+    assert abs(w2.canvas.mask_opacity - 0.4) < 1e-6
+    assert w2.recent and w2.recent[0].endswith("tiny.png")
+    assert w2.last_folder() != ""
+    w2.actions_["reset_settings"].trigger()
+    s = w2.task_panel.settings()
+    assert (s.task, s.preset, s.seed) == ("inpaint", "balanced", 0)
+    assert w2.recent == [] and w2.canvas.brush_size == 40
+    w2.close()
