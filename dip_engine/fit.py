@@ -33,6 +33,7 @@ class Control:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._checkpoint = threading.Event()
         self.lr: float | None = None
 
     def stop(self) -> None:
@@ -48,6 +49,16 @@ class Control:
 
     def set_lr(self, lr: float) -> None:
         self.lr = float(lr)
+
+    def request_checkpoint(self) -> None:
+        """Ask for the fit's state on the next Step (`Step.checkpoint`); the final Step always has it."""
+        self._checkpoint.set()
+
+    def take_checkpoint_request(self) -> bool:
+        if self._checkpoint.is_set():
+            self._checkpoint.clear()
+            return True
+        return False
 
     @property
     def stopped(self) -> bool:
@@ -90,9 +101,21 @@ class Step:
     done: bool = False
     stopped_by: str | None = None      # "auto" | "user" | "iterations"
     restarts: int = 0                  # blow-ups recovered from
+    checkpoint: dict | None = None     # the fit's full state (on request, and on the final step)
     region: tuple[int, int, int, int] | None = None  # filled in by restore: (top, left, bottom, right)
     result: object | None = None       # filled in by restore on the final step: an imageio.Photo
     extra: dict = field(default_factory=dict)
+
+
+def _cpu_state(obj):
+    """A deep copy of an optimiser state dict with every tensor on the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _cpu_state(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu_state(v) for v in obj)
+    return obj
 
 
 def build_net(preset: Preset, c_out: int) -> nn.Module:
@@ -123,9 +146,13 @@ def make_input(preset: Preset, net: nn.Module, size: tuple[int, int], gen: torch
 
 def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed: int = 0,
         auto_stop: bool = True, preview_every: int = 10, control: Control | None = None,
-        device: torch.device | str = "cpu", lr: float | None = None) -> Iterator[Step]:
+        device: torch.device | str = "cpu", lr: float | None = None,
+        resume: dict | None = None) -> Iterator[Step]:
     """Run the fit, yielding a Step per iteration (with an image every `preview_every`) and a
-    final one (done=True) whose image is the result: the smoothed output at the detected peak."""
+    final one (done=True) whose image is the result: the smoothed output at the detected peak.
+
+    `resume`: a Step.checkpoint of an earlier run of the same problem and preset; the fit goes on
+    from there and gives the same result as a run that was never interrupted."""
     control = control or Control()
     device = torch.device(device)
     total = int(iterations or preset.iterations)
@@ -158,6 +185,24 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     elapsed = 0.0
     stopped_by = "iterations"
     it = 0
+    if resume is not None:
+        net.load_state_dict(resume["net"])
+        opt.load_state_dict(resume["optimizer"])
+        z = resume["z"].to(device)
+        noise_gen.set_state(resume["noise_rng"])
+        smoothed = resume["smoothed"].to(device) if resume["smoothed"] is not None else None
+        best = resume["best"].to(device) if resume["best"] is not None else None
+        es.load_state_dict(resume["es"])
+        it, last_loss, restarts, elapsed = resume["iteration"], resume["last_loss"], resume["restarts"], resume["elapsed_s"]
+        good = [p.detach().clone() for p in params]
+
+    def checkpoint() -> dict:
+        def cpu(t):
+            return None if t is None else t.detach().to("cpu", copy=True)
+        return {"iteration": it, "net": {k: cpu(v) for k, v in net.state_dict().items()},
+                "optimizer": _cpu_state(opt.state_dict()), "z": cpu(z), "noise_rng": noise_gen.get_state(),
+                "smoothed": cpu(smoothed), "best": cpu(best), "es": es.state_dict(), "last_loss": last_loss,
+                "restarts": restarts, "elapsed_s": elapsed, "seed": seed}
 
     def snapshot_image(t: torch.Tensor) -> np.ndarray:
         return t[0].permute(1, 2, 0).float().cpu().numpy().copy()
@@ -167,8 +212,11 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         img = None
         if with_image and smoothed is not None:
             img = snapshot_image(best if done and best is not None else smoothed)
-        return Step(it, total, loss, elapsed, spi, None if done else spi * (total - it), img,
-                    es.variance, es.peak, es.should_stop, done, stopped_by if done else None, restarts)
+        s = Step(it, total, loss, elapsed, spi, None if done else spi * (total - it), img,
+                 es.variance, es.peak, es.should_stop, done, stopped_by if done else None, restarts)
+        if done or control.take_checkpoint_request():
+            s.checkpoint = checkpoint()
+        return s
 
     loss_value = float("nan")
     while it < total:
@@ -200,7 +248,8 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
             opt.step()
             with torch.no_grad():
                 o = out.detach()
-                smoothed = o.clone() if smoothed is None else smoothed.mul_(preset.exp_weight).add_(o, alpha=1 - preset.exp_weight)
+                w = min(preset.exp_weight, (1 + it) / (10 + it)) if preset.ema_warmup else preset.exp_weight
+                smoothed = o.clone() if smoothed is None else smoothed.mul_(w).add_(o, alpha=1 - w)
                 if es.update(it + 1, o[0, :, ::stride, ::stride].float().cpu().numpy()):
                     best = smoothed.clone()
         it += 1

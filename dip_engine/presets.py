@@ -25,6 +25,7 @@ class Preset:
     need1x1_up: bool = True
     reg_noise: float = 1 / 30            # std of the per-step perturbation of z
     exp_weight: float = 0.99             # EMA of outputs
+    ema_warmup: bool = False             # shorter EMA memory early on (min(w, (1+t)/(10+t))): less lag
     es_window: int = 50                  # ES-WMV window (iterations)
     es_patience: int = 400               # iterations without a new variance minimum before auto-stop
     region: bool = False                 # inpainting: fit a crop around the mask only

@@ -164,3 +164,31 @@ def test_preview_interval(every):
     with_image = [s.iteration for s in steps if s.image is not None]
     assert with_image == (list(range(1, 9)) if every == 1 else [4, 8])
     assert len(steps) == 9  # one per iteration, plus the final record
+
+
+def test_resume_from_checkpoint_equals_uninterrupted_run():
+    _, noisy = noisy_pair()
+    p = Problem(T(noisy), Identity(), (H, W))
+    full = last(fit(p, tiny(), iterations=12, seed=2, auto_stop=False))
+    control = Control()
+    first = None
+    for s in fit(p, tiny(), iterations=12, seed=2, auto_stop=False, control=control):
+        if s.iteration == 5:
+            control.stop()
+        first = s
+    assert first.stopped_by == "user" and first.checkpoint["iteration"] == 5
+    resumed = last(fit(p, tiny(), iterations=12, seed=2, auto_stop=False, resume=first.checkpoint))
+    assert resumed.iteration == 12
+    np.testing.assert_allclose(resumed.image, full.image, atol=1e-5)
+
+
+def test_checkpoint_on_request():
+    _, noisy = noisy_pair()
+    control = Control()
+    got = []
+    for s in fit(Problem(T(noisy), Identity(), (H, W)), tiny(), iterations=6, control=control):
+        if s.iteration == 2:
+            control.request_checkpoint()
+        if s.checkpoint is not None:
+            got.append(s.iteration)
+    assert got == [3, 6]

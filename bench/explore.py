@@ -1,0 +1,68 @@
+"""Quick quality-vs-time probe of one preset variant on one bench case (for tuning presets).
+
+    python -m bench.explore f16_denoise --crop 256 --set channels=32 lr=0.02 --seconds 120
+Prints the PSNR of the smoothed output every --every iterations with the fitting time.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from bench import cases as bench_cases
+from bench.run import _score
+from dip_engine import presets
+from dip_engine.fit import Control, Problem, fit
+from dip_engine.operators import Downsample, Identity
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case")
+    ap.add_argument("--crop", type=int)
+    ap.add_argument("--preset", default="balanced")
+    ap.add_argument("--set", nargs="*", default=[], help="field=value overrides of the preset")
+    ap.add_argument("--seconds", type=float, default=120)
+    ap.add_argument("--iters", type=int, default=100000)
+    ap.add_argument("--every", type=int, default=25)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    case = bench_cases.build(a.case, a.crop)
+    p = presets.get(case.task, case.paper_preset if a.preset == "paper" else a.preset)
+    for kv in a.set:
+        k, v = kv.split("=", 1)
+        p = replace(p, **{k: ast.literal_eval(v)})
+    T = lambda x: torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
+    h, w = case.truth.shape[:2]
+    if case.task == "sr":
+        prob = Problem(T(case.observed), Downsample(case.scale), (h, w))
+    elif case.task == "inpaint":
+        known = ~case.mask
+        prob = Problem(T(case.observed), Identity(), (h, w), torch.from_numpy(known.astype(np.float32))[None, None])
+    else:
+        prob = Problem(T(case.observed), Identity(), (h, w))
+    control = Control()
+    best = (0, 0, 0)
+    curve = []
+    for s in fit(prob, p, iterations=a.iters, seed=a.seed, auto_stop=False, preview_every=a.every, control=control):
+        if s.image is not None:
+            ps = _score(case, s.image)[0]
+            curve.append((s.iteration, round(s.elapsed_s, 1), round(ps, 2), s.peak_iteration))
+            best = max(best, (ps, s.iteration, s.elapsed_s))
+            print(f"it {s.iteration:5d}  t {s.elapsed_s:7.1f}s  psnr {ps:6.2f}  peak {s.peak_iteration}", flush=True)
+        if s.elapsed_s > a.seconds:
+            control.stop()
+    print(json.dumps({"case": a.case, "set": a.set, "best_psnr": round(best[0], 2), "best_it": best[1],
+                      "best_t": round(best[2], 1), "s_per_iter": round(s.s_per_iter, 4)}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
