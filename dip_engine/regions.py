@@ -1,5 +1,8 @@
-"""Where to fit: the whole photo, or a crop around an inpainting mask with a context margin."""
+"""Where to fit: the whole photo, a crop around an inpainting mask (one per cluster of marks),
+or overlapping tiles with feathered seams for photos too big to fit at once."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -19,14 +22,22 @@ def mask_box(mask: np.ndarray) -> Region | None:
     return int(t), int(l), int(b) + 1, int(r) + 1
 
 
-def crop_around(mask: np.ndarray, margin: float, min_margin: int = 24, min_size: int = 64) -> Region:
+def crop_around(mask: np.ndarray, margin: float, min_margin: int = 24, min_size: int = 64,
+                worth: float | None = CROP_WORTH) -> Region:
     """The box around the mask grown by `margin` x its larger side (at least `min_margin` px) and
     to at least `min_size` px per side, clipped to the photo; the whole photo when the crop would
-    not save much."""
+    not save much (more than `worth` of the photo; None: always crop)."""
     h, w = mask.shape
     box = mask_box(mask)
     if box is None:
         return 0, 0, h, w
+    return grow(box, (h, w), margin, min_margin, min_size, worth)
+
+
+def grow(box: Region, shape: tuple[int, int], margin: float, min_margin: int = 24, min_size: int = 64,
+         worth: float | None = CROP_WORTH) -> Region:
+    """`box` grown as `crop_around` grows a mask's box."""
+    h, w = shape
     t, l, b, r = box
     m = max(min_margin, int(round(margin * max(b - t, r - l))))
     t, l, b, r = t - m, l - m, b + m, r + m
@@ -35,10 +46,128 @@ def crop_around(mask: np.ndarray, margin: float, min_margin: int = 24, min_size:
     t, b = t - grow_h // 2, b + grow_h - grow_h // 2
     l, r = l - grow_w // 2, r + grow_w - grow_w // 2
     t, l, b, r = max(0, t), max(0, l), min(h, b), min(w, r)
-    if (b - t) * (r - l) > CROP_WORTH * h * w:
+    if worth is not None and (b - t) * (r - l) > worth * h * w:
         return 0, 0, h, w
     return t, l, b, r
 
 
 def whole(height: int, width: int) -> Region:
     return 0, 0, height, width
+
+
+def area(region: Region) -> int:
+    t, l, b, r = region
+    return max(0, b - t) * max(0, r - l)
+
+
+def scaled(region: Region, factor: int) -> Region:
+    """The region in a photo `factor` times larger (SR: low-res tile -> its output)."""
+    return tuple(v * factor for v in region)  # type: ignore[return-value]
+
+
+# --- clusters of marks (inpainting) ------------------------------------------------------------
+
+def clusters(mask: np.ndarray, margin: float, min_margin: int = 24, min_size: int = 64) -> list[tuple[Region, np.ndarray]]:
+    """One (crop, its marks) pair per group of marks whose crops do not overlap: marks far apart
+    are fitted separately instead of in one huge box. Crops are grown like `crop_around` (never
+    the whole photo) and merged while any two overlap; the masks are full-size, disjoint and
+    together equal `mask`. Sorted top to bottom, left to right."""
+    import cv2
+
+    h, w = mask.shape
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    groups: list[tuple[Region, list[int]]] = []
+    for i in range(1, n):
+        x, y, bw, bh = (int(v) for v in stats[i, :4])
+        groups.append((grow((y, x, y + bh, x + bw), (h, w), margin, min_margin, min_size, None), [i]))
+    merged = True
+    while merged:  # merge any two crops that overlap, re-growing the union of their marks' boxes
+        merged = False
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                if _overlap(groups[a][0], groups[b][0]):
+                    ids = groups[a][1] + groups[b][1]
+                    box = _union([_box(stats[i]) for i in ids])
+                    groups[a] = (grow(box, (h, w), margin, min_margin, min_size, None), ids)
+                    del groups[b]
+                    merged = True
+                    break
+            if merged:
+                break
+    groups.sort(key=lambda g: (g[0][0], g[0][1]))
+    return [(region, np.isin(labels, ids)) for region, ids in groups]
+
+
+def _box(stat) -> Region:
+    x, y, bw, bh = (int(v) for v in stat[:4])
+    return y, x, y + bh, x + bw
+
+
+def _union(boxes: list[Region]) -> Region:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _overlap(a: Region, b: Region) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+# --- tiles -------------------------------------------------------------------------------------
+
+def _spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """Equal spans of at most `tile` covering 0..length, neighbours overlapping by >= `overlap`."""
+    if length <= tile:
+        return [(0, length)]
+    n = math.ceil((length - overlap) / (tile - overlap))
+    size = min(tile, math.ceil((length + (n - 1) * overlap) / n))
+    starts = [round(i * (length - size) / (n - 1)) for i in range(n)]
+    return [(s, s + size) for s in starts]
+
+
+def tiles(height: int, width: int, tile: int, overlap: int) -> list[Region]:
+    """Tiles of at most `tile` x `tile` covering the photo, neighbours overlapping by at least
+    `overlap` px, all of the same size (the count per axis is the fewest that fits, the size
+    the smallest that then covers). Row by row, top left first."""
+    if tile < 1 or overlap < 0:
+        raise ValueError(f"tile must be positive and overlap not negative, not {tile} and {overlap}")
+    if overlap >= tile:
+        raise ValueError(f"the overlap ({overlap} px) must be smaller than the tile ({tile} px)")
+    return [(t, l, b, r) for t, b in _spans(height, tile, overlap) for l, r in _spans(width, tile, overlap)]
+
+
+def _ramp_1d(span: tuple[int, int], spans: list[tuple[int, int]]) -> np.ndarray:
+    """Raised-cosine window over `span`: 1 inside, easing to ~0 across each overlap with another span."""
+    s, e = span
+    x = np.arange(s, e, dtype=np.float64) + 0.5
+    wgt = np.ones(e - s)
+    for o_s, o_e in spans:
+        if (o_s, o_e) == (s, e) or o_e <= s or o_s >= e:
+            continue
+        if o_s < s < o_e <= e:       # the other span overlaps our start: ease in over [s, o_e)
+            wgt *= np.where(x < o_e, 0.5 - 0.5 * np.cos(np.pi * np.clip((x - s) / (o_e - s), 0, 1)), 1.0)
+        elif s <= o_s < e < o_e:     # ... our end: ease out over [o_s, e)
+            wgt *= np.where(x > o_s, 0.5 + 0.5 * np.cos(np.pi * np.clip((x - o_s) / (e - o_s), 0, 1)), 1.0)
+    return wgt
+
+
+def _axis_weights(spans: list[tuple[int, int]], length: int) -> dict[tuple[int, int], np.ndarray]:
+    raw = {sp: _ramp_1d(sp, spans) for sp in spans}
+    total = np.zeros(length)
+    for (s, e), wgt in raw.items():
+        total[s:e] += wgt
+    return {(s, e): (wgt / total[s:e]).astype(np.float32) for (s, e), wgt in raw.items()}
+
+
+def feather(region: Region, all_tiles: list[Region], height: int, width: int) -> np.ndarray:
+    """The blend weight (h x w float32) of one tile of a `tiles` grid: a raised cosine across
+    every overlap, normalised so that the weights of all tiles sum to exactly 1 at each pixel."""
+    t, l, b, r = region
+    ys = _axis_weights(sorted({(a[0], a[2]) for a in all_tiles}), height)
+    xs = _axis_weights(sorted({(a[1], a[3]) for a in all_tiles}), width)
+    return np.outer(ys[(t, b)], xs[(l, r)])
+
+
+def weights(all_tiles: list[Region], height: int, width: int) -> list[np.ndarray]:
+    """`feather` for every tile, in order."""
+    ys = _axis_weights(sorted({(a[0], a[2]) for a in all_tiles}), height)
+    xs = _axis_weights(sorted({(a[1], a[3]) for a in all_tiles}), width)
+    return [np.outer(ys[(t, b)], xs[(l, r)]) for t, l, b, r in all_tiles]
