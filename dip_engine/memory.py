@@ -130,8 +130,8 @@ def available(device="cpu") -> int:
     if kind == "mps":
         try:
             return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
-        except Exception:  # older PyTorch: fall back to system memory (MPS shares it)
-            pass
+        except (AttributeError, RuntimeError):  # older PyTorch: system memory (MPS shares it)
+            return _system_available()
     return _system_available()
 
 
@@ -161,7 +161,7 @@ def budget(device="cpu") -> int:
     return int(SHARE[_kind(device)] * available(device))
 
 
-def human(n: int | float) -> str:
+def human(n: float) -> str:
     """Bytes as a short string: '912 MB', '9.1 GB'."""
     if n >= 1e9:
         return f"{n / 1e9:.1f} GB"
@@ -201,7 +201,7 @@ def measure(preset_name: str, height: int, width: int, iterations: int = 2) -> t
     out = subprocess.run([sys.executable, "-c", _MEASURE, preset_name, str(height), str(width), str(iterations)],
                          capture_output=True, text=True, check=True, cwd=root,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
-    before, peak_before, peak, spi = out.stdout.split()
+    before, _peak_before, peak, spi = out.stdout.split()
     return int(peak) - max(int(before), 0), float(spi)
 
 

@@ -39,7 +39,7 @@ def grow(box: Region, shape: tuple[int, int], margin: float, min_margin: int = 2
     """`box` grown as `crop_around` grows a mask's box."""
     h, w = shape
     t, l, b, r = box
-    m = max(min_margin, int(round(margin * max(b - t, r - l))))
+    m = max(min_margin, round(margin * max(b - t, r - l)))
     t, l, b, r = t - m, l - m, b + m, r + m
     # Grow small crops symmetrically so the network sees enough context.
     grow_h, grow_w = max(0, min_size - (b - t)), max(0, min_size - (r - l))

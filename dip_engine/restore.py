@@ -1,28 +1,37 @@
 """One restoration job from photo to result: the layer the CLI and the GUI both call.
 
-It validates the job, chooses the region to fit, runs `fit.fit`, composites every preview
-into the photo (known pixels stay original) and, on the final step, builds the faithful
-full-resolution result: samples outside the mask are copied bit for bit from the input.
+It validates the job, plans what to fit within the memory budget (`plan`: the whole photo, a
+crop around the mask, one crop per cluster of marks, or overlapping tiles), runs `fit.fit` for
+each part, composites every preview into the photo (known pixels stay original) and, on the
+final step, builds the faithful full-resolution result: samples outside the mask are copied bit
+for bit from the input; tiles are blended with raised-cosine weights so seams do not show.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 import numpy as np
 import torch
 
-from . import __version__, device as devices, presets
+from . import __version__, memory, presets, regions
+from . import device as devices
 from .fit import Control, Problem, Step, fit
 from .imageio import Photo
+from .memory import human
 from .operators import Downsample, Identity
 from .regions import Region, crop_around, whole
 
-__all__ = ["Job", "JobError", "RunError", "Control", "Step", "check", "run", "compose", "output_size",
-           "metadata"]
+__all__ = ["Job", "JobError", "RunError", "Control", "Step", "Plan", "check", "plan", "run", "compose",
+           "output_size", "metadata"]
 
 SCALES = range(2, 9)
+TILED_TASKS = ("denoise", "jpeg", "sr")
+MIN_TILE = 64        # smallest automatic tile side (input pixels)
+MIN_OVERLAP = 16     # automatic overlap: tile // 8, at least this
+TILE_STEP = 32       # automatic tile sides are rounded down to a multiple of this
+CLUSTER_WORTH = 0.6  # fit marks far apart in separate crops when those cover less than this share of one crop
 
 
 class JobError(ValueError):
@@ -48,6 +57,8 @@ class Job:
     lr: float | None = None
     channels: int | None = None      # network width override
     preview_every: int = 10
+    tile: int | None = None          # denoise/jpeg/sr: work in tiles of at most this side (input px)
+    overlap: int | None = None       # ... overlapping by this many px (default tile // 8, at least 16)
 
     def settings(self) -> presets.Preset:
         """The preset with this job's overrides applied."""
@@ -80,6 +91,17 @@ def check(job: Job) -> None:
         raise JobError(f"scale must be a whole number from 2 to 8, not {job.scale}")
     if job.task != "sr" and job.scale != 1:
         raise JobError(f"scale applies to super-resolution only, not to {job.task}")
+    if job.tile is not None:
+        if job.task not in TILED_TASKS:
+            raise JobError(f"tiling applies to {', '.join(TILED_TASKS)}, not to {job.task}: "
+                           "inpainting fits a crop around the mask")
+        if job.tile < 16:
+            raise JobError(f"tile must be at least 16 px, not {job.tile}")
+    if job.overlap is not None:
+        if job.tile is None:
+            raise JobError("overlap needs a tile size too")
+        if not 0 <= job.overlap < job.tile // 2 + 1:
+            raise JobError(f"overlap must be 0 to half the tile ({job.tile // 2} px), not {job.overlap}")
     if job.task == "inpaint":
         if job.mask is None:
             raise JobError("inpainting needs a mask: paint one, or give --mask (white = fill)")
@@ -100,25 +122,198 @@ def output_size(job: Job) -> tuple[int, int]:
 
 
 def fit_region(job: Job) -> Region:
-    """The part of the output that is fitted: a crop around the mask, or everything."""
+    """The part of the output that the preset would fit without a memory limit: a crop around
+    the mask, or everything (`plan` says what is really fitted)."""
     w, h = output_size(job)
     if job.task == "inpaint" and job.settings().region:
         return crop_around(job.mask, job.settings().margin)
     return whole(h, w)
 
 
-def _tensor(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].float()
+@dataclass
+class Plan:
+    """What a run will fit, decided before any fitting from the photo size, the network and the
+    device's memory. `notes` are one-line sentences for the user (CLI prints, GUI shows them)."""
+    regions: list[Region]              # output regions fitted one after another
+    tiles: list[Region] = field(default_factory=list)  # tiles in the input (SR: low-res); [] = no tiling
+    tile: int | None = None            # tile side asked for or chosen (input px)
+    overlap: int | None = None
+    estimate_bytes: int = 0            # peak memory of the largest single fit
+    whole_bytes: int = 0               # ... of fitting the whole output at once
+    budget_bytes: int = 0              # what a fit may use on this device
+    device: str = "cpu"
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None           # the job cannot run within the budget: why and what to do
+    masks: list[np.ndarray] | None = field(default=None, repr=False)  # inpaint: the marks each region fills
+
+    @property
+    def tiled(self) -> bool:
+        return bool(self.tiles)
+
+    @property
+    def fits(self) -> bool:
+        return self.error is None
 
 
-def run(job: Job, control: Control | None = None) -> Iterator[Step]:
-    """Fit and yield Steps whose `image` is composited into the fitted region; the last step has
-    done=True and `result`, a full-resolution Photo ready for imageio.save_image."""
+def _host_bytes(job: Job) -> int:
+    """Full-size float arrays the run keeps in RAM besides the fit (input, mosaic, weights, a preview)."""
+    w, h = output_size(job)
+    c = job.photo.color_channels
+    return 4 * c * job.photo.width * job.photo.height + 4 * (3 * c + 1) * w * h
+
+
+def plan(job: Job) -> Plan:
+    """Decide, without fitting, what `run` will fit: the whole photo when it fits the memory
+    budget, else tiles (denoise, JPEG, SR) or smaller crops (inpainting); `error` set when even
+    that cannot fit. Raises JobError for an invalid job."""
     check(job)
     preset = job.settings()
     dev = devices.pick(job.device)
+    c = job.photo.color_channels
+    W, H = output_size(job)
+    budget = memory.budget(dev)
+    if dev.type == "cpu":
+        budget -= _host_bytes(job)
+    budget = max(budget, 0)
+
+    def est(h: int, w: int) -> int:
+        return memory.estimate(preset, h, w, c, dev)
+
+    whole_est = est(H, W)
+    base = Plan([whole(H, W)], estimate_bytes=whole_est, whole_bytes=whole_est, budget_bytes=budget,
+                device=dev.type)
+    if job.task == "inpaint":
+        return _plan_inpaint(job, preset, est, base)
+    forced = job.tile is not None and job.tile < max(job.photo.height, job.photo.width)
+    if not forced and whole_est <= budget:
+        base.notes.append(f"Fitting all {W}x{H} px at once (est. {human(whole_est)}, budget {human(budget)} "
+                          f"on {dev.type}).")
+        return base
+    h, w = job.photo.height, job.photo.width
+    s = job.scale if job.task == "sr" else 1
+    if forced:
+        tile = job.tile
+        overlap = job.overlap if job.overlap is not None else max(MIN_OVERLAP, tile // 8)
+        overlap = min(overlap, tile // 2)
+    else:
+        tile = _largest_tile(h, w, s, budget, est)
+        if tile is None:
+            base.error = (f"not enough memory on {dev.type} for even a {MIN_TILE * s}x{MIN_TILE * s} px tile "
+                          f"(est. {human(est(MIN_TILE * s, MIN_TILE * s))}, budget {human(budget)}): "
+                          f"close other programs, or use the 'fast' preset or fewer channels")
+            return base
+        overlap = max(MIN_OVERLAP, tile // 8)
+    tiles = regions.tiles(h, w, tile, overlap)
+    t, l, b, r = tiles[0]
+    tile_est = est((b - t) * s, (r - l) * s)
+    p = Plan([regions.scaled(x, s) for x in tiles], tiles, tile, overlap, tile_est, whole_est, budget, dev.type)
+    size = f"{r - l}x{b - t} px" + (f" ({(r - l) * s}x{(b - t) * s} px out)" if s > 1 else "")
+    if forced:
+        p.notes.append(f"Working in {len(tiles)} tiles of {size} with {overlap} px overlap, as asked "
+                       f"(est. {human(tile_est)} per tile, budget {human(budget)}).")
+        if tile_est > budget:
+            p.error = (f"tiles of {size} need about {human(tile_est)} but the budget on {dev.type} is "
+                       f"{human(budget)}: choose a smaller tile, or leave the tile size to the engine")
+    else:
+        p.notes.append(f"Photo too large to fit at once (est. {human(whole_est)}, budget {human(budget)}): "
+                       f"working in {len(tiles)} tiles of {size} with {overlap} px overlap.")
+    return p
+
+
+def _largest_tile(h: int, w: int, s: int, budget: int, est) -> int | None:
+    """The largest tile side (input px) whose fit stays within the budget, or None."""
+    def ok(tile: int) -> bool:
+        return est(min(tile, h) * s, min(tile, w) * s) <= budget
+    lo, hi = MIN_TILE, max(h, w, MIN_TILE)
+    if not ok(lo):
+        return None
+    while lo < hi:  # the largest ok side in [lo, hi]
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid - 1)
+    return max(MIN_TILE, lo - lo % TILE_STEP) if lo > 2 * TILE_STEP else lo
+
+
+def _plan_inpaint(job: Job, preset: presets.Preset, est, base: Plan) -> Plan:
+    mask, budget = job.mask, base.budget_bytes
+    H, W = mask.shape
+
+    def cost(rs: list[Region]) -> int:
+        return max(est(b - t, r - l) for t, l, b, r in rs)
+
+    def describe(rs: list[Region]) -> str:
+        if len(rs) == 1:
+            t, l, b, r = rs[0]
+            return f"all {W}x{H} px" if rs[0] == whole(H, W) else f"a {r - l}x{b - t} px crop around the mask"
+        return f"{len(rs)} separate crops around {len(rs)} groups of marks"
+
+    single = crop_around(mask, preset.margin) if preset.region else whole(H, W)
+    groups = regions.clusters(mask, preset.margin)
+    if len(groups) > 1 and sum(regions.area(g) for g, _ in groups) < CLUSTER_WORTH * regions.area(single):
+        rs, masks = [g for g, _ in groups], [m for _, m in groups]
+    else:
+        rs, masks = [single], None
+    e = cost(rs)
+    if e <= budget:
+        base.regions, base.masks, base.estimate_bytes = rs, masks, e
+        base.notes.append(f"Fitting {describe(rs)} (est. {human(e)}, budget {human(budget)} on {base.device}).")
+        return base
+    first = e
+    for frac, min_margin in ((0.5, 16), (0.25, 8), (0.0, 4)):
+        groups = regions.clusters(mask, preset.margin * frac, min_margin=min_margin)
+        rs = [g for g, _ in groups]
+        e = cost(rs)
+        if e <= budget:
+            base.regions, base.estimate_bytes = rs, e
+            base.masks = None if len(groups) == 1 else [m for _, m in groups]
+            base.notes.append(f"The area around the mask is too large to fit at once (est. {human(first)}, "
+                              f"budget {human(budget)}): fitting {describe(rs)} with a narrower context "
+                              f"margin (est. {human(e)}).")
+            return base
+    t, l, b, r = max(rs, key=regions.area)
+    base.regions, base.estimate_bytes = rs, e
+    base.error = (f"the masked area needs a {r - l}x{b - t} px fit even with the narrowest margin "
+                  f"(est. {human(e)}, budget {human(budget)} on {base.device}): fill smaller parts of the "
+                  f"mask one at a time, or use the 'fast' preset or fewer channels")
+    return base
+
+
+def run(job: Job, control: Control | None = None) -> Iterator[Step]:
+    """Fit and yield Steps whose `image` is composited into `region`; the last step has
+    done=True and `result`, a full-resolution Photo ready for imageio.save_image.
+
+    Plans first (`plan`) and raises RunError before any fitting when the job cannot fit the
+    memory budget. The first Step carries the plan in `extra["plan"]` and its notes in
+    `extra["notes"]`. When several parts are fitted (tiles, or crops around separate groups of
+    marks) they are fitted one after another, each with the job's seed; iterations count across
+    all parts, `total` is the iterations done plus the budget of the parts still to come, and
+    every image is the whole output so far (parts not yet fitted show the input)."""
+    pl = plan(job)
+    if pl.error:
+        raise RunError(pl.error)
+    preset = job.settings()
+    dev = devices.pick(job.device)
     devices.set_threads(job.threads)
-    t, l, b, r = region = fit_region(job)
+    control = control or Control()
+    current = [pl.regions[0]]
+    parts = _run_single(job, pl, preset, dev, control) if len(pl.regions) == 1 \
+        else _run_parts(job, pl, preset, dev, control, current)
+    first = True
+    try:
+        for step in parts:
+            if first:
+                step.extra.update(plan=pl, notes=list(pl.notes))
+                first = False
+            yield step
+    except torch.OutOfMemoryError:
+        raise RunError(_oom_message(dev, current[0])) from None
+    except RuntimeError as e:
+        if "allocate" in str(e) or "out of memory" in str(e).lower():
+            raise RunError(_oom_message(dev, current[0])) from None
+        raise
+
+
+def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, control: Control) -> Iterator[Step]:
+    t, l, b, r = region = pl.regions[0]
     pixels = job.photo.pixels
     known = None
     if job.task == "inpaint":
@@ -134,27 +329,115 @@ def run(job: Job, control: Control | None = None) -> Iterator[Step]:
     def composite(img: np.ndarray) -> np.ndarray:
         return np.where(known[..., None], pixels[t:b, l:r], img) if known is not None else img
 
-    try:
-        for step in fit(problem, preset, iterations=preset.iterations, seed=job.seed,
-                        auto_stop=job.stop == "auto", preview_every=job.preview_every,
-                        control=control, device=dev):
-            step.region = region
-            if step.image is not None:
-                step.image = composite(step.image)
+    for step in fit(problem, preset, iterations=preset.iterations, seed=job.seed,
+                    auto_stop=job.stop == "auto", preview_every=job.preview_every,
+                    control=control, device=dev):
+        step.region = region
+        if step.image is not None:
+            step.image = composite(step.image)
+        if step.done:
+            step.result = compose(job, step.image, region)
+        yield step
+
+
+def _upscale(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    import cv2
+    out = cv2.resize(img, (width, height), interpolation=cv2.INTER_CUBIC)
+    return np.clip(out.reshape(height, width, img.shape[2]), 0, 1)
+
+
+def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, control: Control,
+               current: list) -> Iterator[Step]:
+    """Fit tiles or separate crops one after another and blend them into one output."""
+    pixels = job.photo.pixels
+    W, H = output_size(job)
+    s = job.scale if job.task == "sr" else 1
+    n, per = len(pl.regions), preset.iterations
+    if pl.tiled:
+        base = pixels if s == 1 else _upscale(pixels, W, H)
+        acc = np.zeros_like(base)
+        wsum = np.zeros((H, W), np.float32)
+    else:
+        mosaic = pixels.copy()
+        known_all = ~job.mask
+
+    def problem_for(i: int) -> tuple[Problem, np.ndarray | None, np.ndarray | None]:
+        """(problem, blend weight, marks to fill) of part i, in its output region."""
+        t, l, b, r = pl.regions[i]
+        if pl.tiled:
+            ti, tl, tb, tr = pl.tiles[i]
+            op = Downsample(s) if s > 1 else Identity()
+            weight = regions.feather(pl.regions[i], pl.regions, H, W)
+            return Problem(_tensor(pixels[ti:tb, tl:tr]), op, (b - t, r - l)), weight, None
+        known = known_all[t:b, l:r]
+        fill = pl.masks[i][t:b, l:r] if pl.masks is not None else ~known
+        problem = Problem(_tensor(pixels[t:b, l:r] * known[..., None]), Identity(), (b - t, r - l),
+                          weight=torch.from_numpy(known.astype(np.float32))[None, None])
+        return problem, None, fill
+
+    def picture(i: int | None = None, img: np.ndarray | None = None, weight=None, fill=None) -> np.ndarray:
+        """The whole output so far, with part i's current image blended in when given."""
+        if pl.tiled:
+            out = acc + (1 - wsum)[..., None] * base
+        else:
+            out = mosaic.copy()
+        if img is not None:
+            t, l, b, r = pl.regions[i]
+            if pl.tiled:
+                out[t:b, l:r] += weight[..., None] * (img - base[t:b, l:r])
+            else:
+                out[t:b, l:r][fill] = img[fill]
+        return out
+
+    done_iters, done_elapsed = 0, 0.0
+    stopped_by = "iterations"
+    for i in range(n):
+        current[0] = pl.regions[i]
+        problem, weight, fill = problem_for(i)
+        last_part = i == n - 1
+        for step in fit(problem, preset, iterations=per, seed=job.seed, auto_stop=job.stop == "auto",
+                        preview_every=job.preview_every, control=control, device=dev):
+            final = step.done and (last_part or step.stopped_by == "user")
             if step.done:
-                step.result = compose(job, step.image, region)
-            yield step
-    except torch.OutOfMemoryError:
-        raise RunError(_oom_message(job, dev)) from None
-    except RuntimeError as e:
-        if "allocate" in str(e) or "out of memory" in str(e).lower():
-            raise RunError(_oom_message(job, dev)) from None
-        raise
+                if step.image is not None:  # fold the part into the output
+                    t, l, b, r = pl.regions[i]
+                    if pl.tiled:
+                        acc[t:b, l:r] += weight[..., None] * step.image
+                        wsum[t:b, l:r] += weight
+                    else:
+                        mosaic[t:b, l:r][fill] = step.image[fill]
+                if step.stopped_by == "user":
+                    stopped_by = "user"
+                elif step.stopped_by == "auto" and stopped_by == "iterations":
+                    stopped_by = "auto"
+                image = picture()
+            else:
+                image = picture(i, step.image, weight, fill) if step.image is not None else None
+            it = done_iters + step.iteration
+            elapsed = done_elapsed + step.elapsed_s
+            total = done_iters + (step.iteration if step.done else per) + per * (n - 1 - i)
+            spi = elapsed / max(it, 1)
+            out = replace(step, iteration=it, total=total, elapsed_s=elapsed, s_per_iter=spi,
+                          eta_s=None if final else spi * (total - it), image=image,
+                          peak_iteration=None if step.peak_iteration is None else done_iters + step.peak_iteration,
+                          done=final, stopped_by=stopped_by if final else None, checkpoint=None,
+                          region=whole(H, W), extra={"part": i, "parts": n, "tiled": pl.tiled})
+            if final:
+                out.result = compose(job, image, whole(H, W))
+            yield out
+            if final:
+                return
+        done_iters += step.iteration
+        done_elapsed += step.elapsed_s
 
 
-def _oom_message(job: Job, dev: torch.device) -> str:
-    t, l, b, r = fit_region(job)
-    hint = "try the 'fast' preset, a smaller region" + (", or the CPU (--device cpu)" if dev.type != "cpu" else "")
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].float()
+
+
+def _oom_message(dev: torch.device, region: Region) -> str:
+    t, l, b, r = region
+    hint = "try the 'fast' preset, a smaller region or tile" + (", or the CPU (--device cpu)" if dev.type != "cpu" else "")
     return f"out of memory on {dev.type} fitting {r - l}x{b - t} pixels: {hint}"
 
 
@@ -199,4 +482,9 @@ def metadata(job: Job, step: Step) -> dict[str, str]:
     }
     if job.task == "sr":
         d["dip:scale"] = str(job.scale)
+    parts = step.extra.get("parts", 1)
+    if parts > 1:
+        d["dip:parts"] = str(parts)
+        if step.extra.get("tiled"):
+            d["dip:tile"] = str(job.tile) if job.tile else "auto"
     return d
