@@ -39,6 +39,7 @@ class Canvas(QWidget):
     maskEdited = Signal()                          # a stroke finished
     splitMoved = Signal(float)
     fileDropped = Signal(str)
+    openRequested = Signal()                       # a click on the empty canvas
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -69,7 +70,7 @@ class Canvas(QWidget):
         self.cy = 0.0
         self.fit_mode = True
         self.placeholder_title = "Open a photo to begin"
-        self.placeholder_hint = "Ctrl+O  ·  drag and drop a file here  ·  Ctrl+V to paste"
+        self.placeholder_hint = "Click or Ctrl+O  ·  drop a file here  ·  Ctrl+V to paste"
         self.badge = ""                                # small label at the top left
         self._checker = _checker()
         self._mouse: QPointF | None = None
@@ -402,6 +403,8 @@ class Canvas(QWidget):
         pos = e.position()
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         if not self.has_scene():
+            if e.button() == Qt.MouseButton.LeftButton:
+                self.openRequested.emit()
             return
         if e.button() == Qt.MouseButton.MiddleButton or (e.button() == Qt.MouseButton.LeftButton and (
                 self._space or (not self.painting_tool() and not self._near_divider(pos)))):

@@ -57,7 +57,8 @@ def drive(window, state: str) -> None:
         return
     window.task_panel.select_preset("fast")
     if state == "compare":
-        window.task_panel.iters_spin.setValue(60)
+        window.task_panel.iters_spin.setValue(40)
+        window.task_panel.channels_spin.setValue(16)
 
         def done():
             snaps = list(window.history)

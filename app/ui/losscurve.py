@@ -89,16 +89,16 @@ class LossCurve(QWidget):
         def Y(v):
             return plot.bottom() - plot.height() * (v - lo) / (hi - lo)
 
-        # decade grid lines
+        # decade grid lines, and the range's ends labelled
         p.setPen(QPen(QColor(48, 52, 60), 1))
         for d in range(math.floor(lo), math.ceil(hi) + 1):
             if lo <= d <= hi:
                 y = Y(d)
                 p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
-                p.setPen(QColor(120, 126, 138))
-                p.drawText(QRectF(r.left(), y - 8, 30, 16), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                           f"1e{d}")
-                p.setPen(QPen(QColor(48, 52, 60), 1))
+        p.setPen(QColor(120, 126, 138))
+        for v, dy in ((hi - pad, 0), (lo + pad, -10)):
+            p.drawText(QRectF(r.left() + 2, Y(v) - 6 + dy, 30, 14),
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{10 ** v:.1g}")
         # decimate to about two points per pixel column (min and max per column)
         n = its.size
         cols = max(2, int(plot.width()))

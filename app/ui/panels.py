@@ -294,8 +294,7 @@ class MaskPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(8)
         lay.addWidget(section_title("Mask"))
-        self.hint = hint_label("Paint over what should be filled. White in a saved mask = fill.")
-        lay.addWidget(self.hint)
+        self.setToolTip("Paint over what should be filled. In a saved mask PNG, white = fill.")
         tools = QHBoxLayout()
         tools.setSpacing(6)
         for key in ("brush", "eraser"):
@@ -464,8 +463,7 @@ class RunPanel(QWidget):
         self.message = hint_label("")
         self.message.setObjectName("RunMessage")
         lay.addWidget(self.message)
-        self.idle_hint = hint_label("Progress, speed, time left and the loss curve appear here while it runs. "
-                                    "Stop any time: the best result so far is kept.")
+        self.idle_hint = hint_label("Stop any time: the best result so far is kept.")
         lay.addWidget(self.idle_hint)
         self.progress_widgets = [self.bar, self.curve] + [stats.itemAt(i).widget() for i in range(stats.count())]
         self.set_active(False)

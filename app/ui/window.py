@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
         self.canvas_split.addWidget(self.canvas2)
         v.addWidget(self.canvas_split, 1)
         self.compare_bar = CompareBar(self.actions_)
+        self.compare_bar.hide()           # shown once a run has something to compare
         v.addWidget(self.compare_bar)
         self.filmstrip = Filmstrip()
         v.addWidget(self.filmstrip)
@@ -318,6 +319,7 @@ class MainWindow(QMainWindow):
         c.brushSizeChanged.connect(self._brush_size_changed)
         c.maskEdited.connect(self._mask_edited)
         c.fileDropped.connect(self.open_path)
+        c.openRequested.connect(self.open_dialog)
         c.viewChanged.connect(lambda z, x, y: self.view_mode == "side" and self.canvas2.set_view(z, x, y))
         self.canvas2.viewChanged.connect(lambda z, x, y: self.view_mode == "side" and self.canvas.set_view(z, x, y))
         self.canvas2.zoomChanged.connect(lambda z: self.view_mode == "side" and self._show_zoom(z))
@@ -454,10 +456,15 @@ class MainWindow(QMainWindow):
     def notify(self, text: str, kind: str = "info") -> None:
         """A message in the window: errors stay until dismissed, notices fade after a while."""
         self.banner.show_message(text, kind)
-        self.statusBar().showMessage(text, 8000)
+        self.flash(text)
         if kind != "error":
             QTimer.singleShot(10000, lambda t=text: self.banner.text.text() == t and self.banner.kind != "error"
                               and self.banner.hide())
+
+    def flash(self, text: str, ms: int = 6000) -> None:
+        """A short message in the status bar's hint area; the tool hint comes back afterwards."""
+        self.hint_label.setText(text)
+        QTimer.singleShot(ms, lambda t=text: self.hint_label.text() == t and self._update_hint())
 
     def show_error(self, text: str) -> None:
         self.notify(text, "error")
@@ -482,7 +489,10 @@ class MainWindow(QMainWindow):
         try:
             photo = imageio.load_image(path)
         except imageio.ImageError as e:
-            self.show_error(f"Could not open {Path(path).name}: {e}")
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else "unreadable file"
+            for prefix in (f"{path}: ", f"{Path(path)}: ", f"{Path(path).resolve()}: "):
+                msg = msg.replace(prefix, "")
+            self.show_error(f"Could not open {Path(path).name}: {msg}")
             return False
         except MemoryError:
             self.show_error(f"Could not open {Path(path).name}: not enough memory for a photo this large.")
@@ -562,6 +572,7 @@ class MainWindow(QMainWindow):
         self.last_outcome = None
         self.base_thumb = thumbnail(rgb)
         self.filmstrip.reset_strip(self.base_thumb)
+        self.compare_bar.hide()
         self.src_a, self.src_b = ORIGINAL, CURRENT
         self.run_panel.reset(active=False)
         self.banner.hide()
@@ -575,8 +586,7 @@ class MainWindow(QMainWindow):
         self.title_label.setText(self.display_name)
         self.setWindowTitle(f"{self.display_name} — DIP Studio")
         self._mask_changed()
-        self._update_actions()
-        self._update_hint()
+        self._task_changed(self.task_panel.task())
 
     def _scene_rect(self):
         from PySide6.QtCore import QRectF
@@ -604,6 +614,8 @@ class MainWindow(QMainWindow):
         if not self.actions_[key].isChecked():
             self.actions_[key].setChecked(True)
         self.canvas2.setVisible(mode == "side")
+        if mode != "single" and self.photo is not None:
+            self.compare_bar.show()
         if mode == "side":
             self.canvas_split.setSizes([1, 1])
             self.canvas2.set_view(self.canvas.zoom, self.canvas.cx, self.canvas.cy)
@@ -840,8 +852,8 @@ class MainWindow(QMainWindow):
     # ================================================================ task
     def _task_changed(self, task: str) -> None:
         inpaint = task == "inpaint"
-        self.mask_panel.setVisible(inpaint)
-        self.mask_sep.setVisible(inpaint)
+        self.mask_panel.setVisible(inpaint and self.photo is not None)
+        self.mask_sep.setVisible(inpaint and self.photo is not None)
         for k in ("brush", "eraser"):
             self.actions_[k].setEnabled(inpaint and self.photo is not None and not self.runner.busy)
         if not inpaint and self.canvas.tool != TOOL_PAN:
@@ -921,6 +933,7 @@ class MainWindow(QMainWindow):
         self.last_outcome = None
         self.filmstrip.reset_strip(self.base_thumb)
         self.filmstrip.set_current(None, "Live")
+        self.compare_bar.show()
         try:
             total = job.settings().iterations
         except Exception:  # noqa: BLE001
@@ -956,7 +969,7 @@ class MainWindow(QMainWindow):
         a.setText("Resume" if paused else "Pause")
         a.setIcon(icon("play" if paused else "pause"))
         self.run_panel.message.setText("Paused. Resume to continue from here." if paused else "")
-        self.statusBar().showMessage("Paused" if paused else "Resumed", 3000)
+        self.flash("Paused: Ctrl+P resumes" if paused else "Resumed", 3000)
 
     def _on_progress(self, p) -> None:
         self.run_panel.show_progress(p)
