@@ -34,6 +34,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="dip-engine", description="Restore a photo with Deep Image Prior (no training data, fully offline).")
     p.add_argument("--version", action="version", version=f"dip-engine {__version__}")
+    p.add_argument("--selftest", action="store_true",
+                   help="restore a tiny built-in image in a few iterations, check the result and exit (0 = ok)")
     sub = p.add_subparsers(dest="task", metavar="TASK", parser_class=_Parser)
     helps = {"denoise": "remove noise", "jpeg": "remove JPEG artefacts",
              "sr": "super-resolution: make the photo N times larger", "inpaint": "fill the masked parts"}
@@ -152,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.selftest:
+            from .selftest import main as selftest
+            return selftest()
         if not args.task:
             parser.print_help(sys.stderr)
             return 2
