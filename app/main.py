@@ -57,6 +57,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "--selftest" in argv:
+        from app.selftest import run
+        return run()
     args = parse_args(argv)
     import qasync
 
