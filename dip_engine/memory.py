@@ -2,7 +2,7 @@
 
 `estimate` predicts the peak memory a fit adds on top of the running process. Feature maps
 dominate: every layer's output is kept for the backward pass and gradients of the same size
-appear during it. We count the elements of every layer's output with a forward pass on
+appear during it. We count the elements of every layer's output with forward passes on
 PyTorch's "meta" device (shapes only, no memory, no arithmetic), so the count is exact for any
 network a preset builds, then scale it by a constant measured on the real thing:
 
@@ -40,6 +40,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from fractions import Fraction
 
 import torch
 
@@ -67,9 +68,49 @@ def _kind(device) -> str:
     return t if t in SHARE else "cpu"
 
 
-@functools.lru_cache(maxsize=256)
 def _count(preset: Preset, height: int, width: int, channels_out: int) -> tuple[int, int, int]:
-    """(feature-map elements, parameters, input elements) of one forward pass, on the meta device."""
+    """(feature-map elements, parameters, input elements) of one forward pass at this output size.
+
+    For the skip net the count is exactly A*h*w + B*(h + w) + D in the padded size (every level
+    halves exactly; reflection padding adds a border), so three shape-only passes per network
+    give it for every size; the Deep Decoder's geometric sizes are counted directly."""
+    from .fit import padded_size
+    kind, multiple, min_size, cin = _network(preset, channels_out)
+    if kind == "decoder":
+        return _count_direct(preset, height, width, channels_out)
+    h, w = padded_size((height, width), multiple, min_size)
+    a, b, d, params = _coefficients(preset, channels_out)
+    return round(a * h * w + b * (h + w) + d), params, cin * h * w
+
+
+@functools.lru_cache(maxsize=64)
+def _network(preset: Preset, channels_out: int) -> tuple[str, int, int, int]:
+    from . import nets
+    from .fit import build_net
+    with torch.device("meta"):
+        net = build_net(preset, channels_out)
+    if isinstance(net, nets.DeepDecoder):
+        return "decoder", 1, 1, net.channels
+    return "skip", net.multiple, net.min_size, 2 if preset.input == "meshgrid" else preset.input_channels
+
+
+@functools.lru_cache(maxsize=64)
+def _coefficients(preset: Preset, channels_out: int) -> tuple[Fraction, Fraction, Fraction, int]:
+    _, multiple, min_size, _ = _network(preset, channels_out)
+    s = max(multiple, min_size)
+    f11 = _count_direct(preset, s, s, channels_out)[0]
+    f21 = _count_direct(preset, 2 * s, s, channels_out)[0]
+    f22, params, _ = _count_direct(preset, 2 * s, 2 * s, channels_out)
+    # f(h, w) = a*h*w + b*(h + w) + d
+    a = Fraction(f22 - 2 * f21 + f11, s * s)   # deep levels make a and b fractions
+    b = (f21 - f11 - a * s * s) / s
+    d = f11 - a * s * s - 2 * b * s
+    return a, b, d, params
+
+
+@functools.lru_cache(maxsize=256)
+def _count_direct(preset: Preset, height: int, width: int, channels_out: int) -> tuple[int, int, int]:
+    """Count by running the network on the meta device (shapes only; ~0.3 s)."""
     from . import nets
     from .fit import build_net, padded_size
 
