@@ -474,6 +474,12 @@ class Canvas(QWidget):
         self.update()
 
     def enterEvent(self, e) -> None:
+        # take the keyboard (Space to pan, [ ] for the brush) unless the user is typing somewhere
+        from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEdit
+        fw = QApplication.focusWidget()
+        if self.has_scene() and not isinstance(fw, (QLineEdit, QAbstractSpinBox, QComboBox)) \
+                and self.window().isActiveWindow():
+            self.setFocus(Qt.FocusReason.MouseFocusReason)
         self._update_cursor()
 
     def wheelEvent(self, e) -> None:

@@ -61,8 +61,7 @@ def drive(window, state: str) -> None:
         window.task_panel.channels_spin.setValue(16)
 
         def done():
-            snaps = list(window.history)
-            window.set_sources(snaps[len(snaps) // 2] if len(snaps) > 2 else "original", "current")
+            window.set_sources("original", "current")
             window.set_view_mode("split")
         window.resultReady.connect(done)
     window.start_run()

@@ -30,7 +30,11 @@ def _thumb_icon(arr) -> QIcon:
         p.drawText(pm.rect(), Qt.AlignmentFlag.AlignCenter, "—")
         p.end()
         return QIcon(pm)
-    return QIcon(pixmap_from_rgb(arr[:, :, :3] if arr.shape[2] == 4 else arr))
+    pm = pixmap_from_rgb(arr[:, :, :3] if arr.shape[2] == 4 else arr)
+    ic = QIcon()
+    for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected, QIcon.Mode.Active):
+        ic.addPixmap(pm, mode)     # no blue tint on the selected thumbnail
+    return ic
 
 
 class Filmstrip(QListWidget):

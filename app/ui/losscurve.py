@@ -63,7 +63,7 @@ class LossCurve(QWidget):
         p.setPen(QPen(QColor(52, 56, 64), 1))
         p.setBrush(QColor(27, 29, 34))
         p.drawRoundedRect(r, 6, 6)
-        plot = r.adjusted(34, 10, -10, -18)
+        plot = r.adjusted(44, 10, -10, -18)
         fm = p.fontMetrics()
         small = p.font()
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.82))
@@ -76,7 +76,11 @@ class LossCurve(QWidget):
             return
         its = self.its[good]
         ys = np.log10(self.losses[good])
-        xmax = max(int(its.max()), self.total or 0, 1)
+        # the x axis follows the run (the progress bar shows the budget)
+        done = int(its.max())
+        xmax = max(20, int(done * 1.15) + 1)
+        if self.total:
+            xmax = min(xmax, self.total) if done < self.total else self.total
         lo, hi = float(ys.min()), float(ys.max())
         if hi - lo < 1e-6:
             lo, hi = lo - 0.5, hi + 0.5
@@ -97,7 +101,7 @@ class LossCurve(QWidget):
                 p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
         p.setPen(QColor(120, 126, 138))
         for v, dy in ((hi - pad, 0), (lo + pad, -10)):
-            p.drawText(QRectF(r.left() + 2, Y(v) - 6 + dy, 30, 14),
+            p.drawText(QRectF(r.left() + 2, Y(v) - 6 + dy, 38, 14),
                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{10 ** v:.1g}")
         # decimate to about two points per pixel column (min and max per column)
         n = its.size

@@ -932,7 +932,7 @@ class MainWindow(QMainWindow):
         self.result_saved = True
         self.last_outcome = None
         self.filmstrip.reset_strip(self.base_thumb)
-        self.filmstrip.set_current(None, "Live")
+        self.filmstrip.set_current(self.base_thumb, "Live")
         self.compare_bar.show()
         try:
             total = job.settings().iterations
@@ -981,7 +981,8 @@ class MainWindow(QMainWindow):
         self.frame = frame
         self.frames_received += 1
         self.frame_layer = PictureLayer(frame.display, self._region_rect(frame.region), build_pyramid=False)
-        self.filmstrip.set_current(None if frame.final else thumbnail(frame.display), "Live")
+        if not frame.final:
+            self.filmstrip.set_current(thumbnail(frame.display), "Live")
         if self.src_a == CURRENT or self.src_b == CURRENT:
             self._refresh_view(update_bar=False)
 

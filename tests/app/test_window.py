@@ -247,3 +247,19 @@ def test_settings_persist_and_reset(qtbot, settings, tiny_photo):
     assert (s.task, s.preset, s.seed) == ("inpaint", "balanced", 0)
     assert w2.recent == [] and w2.canvas.brush_size == 40
     w2.close()
+
+
+def test_16_bit_gray_photo_is_shown_correctly(window, tmp_path):
+    a = (np.arange(64 * 48, dtype=np.uint32).reshape(48, 64) * 21).astype(np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(a).save(path)
+    assert window.open_path(str(path))
+    assert window.photo.bit_depth == 16
+    assert "16-bit gray" in window.info_label.text()
+    img = window.canvas.grab().toImage()
+    c = window.canvas
+    p = c.to_widget(QPointF(40.5, 30.5))
+    dpr = img.devicePixelRatio()
+    col = img.pixelColor(int(p.x() * dpr), int(p.y() * dpr))
+    want = round(int(a[30, 40]) * 255 / 65535)
+    assert abs(col.red() - want) <= 2 and col.red() == col.green() == col.blue()
