@@ -102,3 +102,218 @@ def test_metadata_records_settings():
     m = restore.metadata(job, last)
     assert m["dip:task"] == "denoise" and m["dip:seed"] == "7" and m["dip:iterations"] == "3"
     assert m["dip:stopped_by"] == "iterations" and m["dip:software"].startswith("DIP Studio")
+
+
+# --- big photos: the plan, tiles, crops per cluster, memory limits ---------------------------------
+
+from dip_engine import memory, regions  # noqa: E402
+from dip_engine.fit import Step  # noqa: E402
+
+
+def gradient_photo(h=96, w=80):
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([0.2 + 0.6 * x / w, 0.2 + 0.6 * y / h, 0.5 + 0.2 * np.sin((x + y) / 30)], -1)
+    return Photo(data=np.rint(img * 255).astype(np.uint8))
+
+
+def seams(tiles, axis):
+    """Output rows (axis 0) or columns (axis 1) where a tile starts or ends inside the photo."""
+    lo, hi = (0, 2) if axis == 0 else (1, 3)
+    end = max(t[hi] for t in tiles)
+    return sorted({t[lo] for t in tiles if t[lo]} | {t[hi] for t in tiles if t[hi] < end})
+
+
+def test_plan_small_photo_fits_at_once():
+    p = photo()
+    pl = restore.plan(restore.Job("denoise", p, **FAST))
+    assert pl.fits and not pl.tiled and pl.regions == [(0, 0, 37, 45)]
+    assert 0 < pl.estimate_bytes == pl.whole_bytes < pl.budget_bytes
+    assert "at once" in pl.notes[0]
+
+
+def test_plan_tiles_when_over_budget_and_says_so(monkeypatch):
+    p = photo(h=300, w=400)
+    job = restore.Job("denoise", p, preset="fast")
+    tile_cost = memory.estimate(job.settings(), 160, 160, 3, "cpu")
+    monkeypatch.setattr(restore.memory, "budget", lambda device: restore._host_bytes(job) + tile_cost)
+    pl = restore.plan(job)
+    assert pl.fits and pl.tiled and pl.whole_bytes > pl.budget_bytes >= pl.estimate_bytes
+    assert pl.tile <= 160 and pl.overlap >= 16 and len(pl.tiles) == len(pl.regions) > 1
+    assert pl.regions == pl.tiles  # denoise: output tiles are the input tiles
+    cover = np.zeros((300, 400), bool)
+    for t, l, b, r in pl.tiles:
+        cover[t:b, l:r] = True
+    assert cover.all()
+    note = pl.notes[0]
+    assert note.startswith("Photo too large to fit at once") and f"{len(pl.tiles)} tiles" in note
+    assert "overlap" in note and ("GB" in note or "MB" in note)
+
+
+def test_plan_sr_tiles_low_res_and_scales_them(monkeypatch):
+    p = photo(h=100, w=120)
+    job = restore.Job("sr", p, scale=4, preset="fast")
+    cost = memory.estimate(job.settings(), 64 * 4, 64 * 4, 3, "cpu")
+    monkeypatch.setattr(restore.memory, "budget", lambda device: restore._host_bytes(job) + cost)
+    pl = restore.plan(job)
+    assert pl.tiled and pl.fits
+    assert pl.regions == [regions.scaled(t, 4) for t in pl.tiles]
+    assert max(r for *_, r in pl.regions) == 480 and max(b for _, _, b, _ in pl.regions) == 400
+
+
+def test_plan_refuses_when_not_even_a_small_tile_fits(monkeypatch):
+    monkeypatch.setattr(restore.memory, "budget", lambda device: 1000)
+    pl = restore.plan(restore.Job("denoise", photo(), **FAST))
+    assert not pl.fits and "not enough memory" in pl.error and "fast" in pl.error
+    with pytest.raises(restore.RunError, match="not enough memory"):
+        next(restore.run(restore.Job("denoise", photo(), **FAST)))
+
+
+def _fake_fit(offsets):
+    """A stand-in for fit.fit: each part's result is its observation plus a constant of its own,
+    the worst case for a seam."""
+    calls = []
+
+    def fake(problem, preset, *, iterations, seed, auto_stop, preview_every, control, device):
+        k = len(calls)
+        calls.append(problem.size)
+        img = problem.observation[0].permute(1, 2, 0).numpy() + offsets[k % len(offsets)]
+        for i in range(1, iterations + 1):
+            yield Step(i, iterations, 0.1, 0.01 * i, 0.01, 0.01 * (iterations - i),
+                       img if i % preview_every == 0 else None)
+        yield Step(iterations, iterations, 0.1, 0.01 * iterations, 0.01, None, img, done=True,
+                   stopped_by="iterations")
+    return fake, calls
+
+
+def test_tiles_blend_without_seams_even_when_tiles_disagree(monkeypatch):
+    p = gradient_photo()
+    fake, calls = _fake_fit([0.0, 0.1, -0.05, 0.08, 0.02, -0.1])
+    monkeypatch.setattr(restore, "fit", fake)
+    job = restore.Job("denoise", p, preset="fast", iters=2, tile=48, overlap=16, preview_every=1)
+    steps = list(restore.run(job))
+    pl = steps[0].extra["plan"]
+    assert len(calls) == 6 and all(s == (43, 48) for s in calls[:1])
+    diff = steps[-1].result.pixels - p.pixels  # only the tiles' offsets, blended
+    # The offsets differ by up to 0.2 between tiles; blended over >= 16 px no step exceeds ~0.2 * pi / 32.
+    limit = 0.2 * np.pi / 32 + 2 / 255
+    assert np.abs(np.diff(diff, axis=1)).max() < limit and np.abs(np.diff(diff, axis=0)).max() < limit
+    assert np.abs(diff[:20, :20] - 0.0).max() <= 1 / 255 and np.abs(diff[-10:, -10:] + 0.1).max() <= 1 / 255
+    assert all(s.region == (0, 0, 96, 80) for s in steps)
+    assert all(s.image.shape == (96, 80, 3) for s in steps if s.image is not None)
+    assert pl.tiled and len(pl.tiles) == 6
+
+
+def test_tiled_denoise_is_seam_free_and_counts_iterations_across_tiles():
+    p = gradient_photo()
+    job = restore.Job("denoise", p, preset="fast", iters=4, channels=8, tile=48, overlap=16, stop="never",
+                      preview_every=2)
+    steps = list(restore.run(job))
+    last = steps[-1]
+    pl = steps[0].extra["plan"]
+    assert pl.tiled and len(pl.tiles) == 6 and "6 tiles" in steps[0].extra["notes"][0]
+    out = last.result
+    assert out.data.shape == p.data.shape and out.data.dtype == p.data.dtype
+    # Progress runs across tiles: 6 x 4 iterations, one done step at the end.
+    assert last.done and last.iteration == last.total == 24 and last.stopped_by == "iterations"
+    assert [s.iteration for s in steps] == sorted(s.iteration for s in steps)
+    assert sum(s.done for s in steps) == 1 and {s.total for s in steps} == {24}
+    assert all(s.region == (0, 0, 96, 80) and s.image.shape == (96, 80, 3) for s in steps if s.image is not None)
+    assert steps[-2].eta_s is not None and last.eta_s is None
+    # No step along the tile borders: the mean absolute gradient across seams is like elsewhere.
+    img = out.pixels
+    for axis in (0, 1):
+        g = np.abs(np.diff(img, axis=axis)).mean(axis=(1 - axis, 2))  # g[j]: between j and j + 1
+        at = [g[s - 1] for s in seams(pl.tiles, axis)]
+        assert max(at) < 1.5 * np.median(g) + 2 / 255, (axis, at, np.median(g))
+    assert restore.metadata(job, last)["dip:parts"] == "6"
+
+
+def test_tiled_sr_gives_scale_times_size():
+    p = photo(h=20, w=26, alpha=True)
+    job = restore.Job("sr", p, scale=2, tile=16, overlap=4, preset="fast", iters=2, channels=8)
+    steps = list(restore.run(job))
+    pl = steps[0].extra["plan"]
+    assert len(pl.tiles) == 4 and pl.regions == [regions.scaled(t, 2) for t in pl.tiles]
+    assert steps[-1].result.data.shape == (40, 52, 4)
+    assert all(s.image.shape == (40, 52, 3) for s in steps if s.image is not None)
+
+
+def test_stopping_a_tiled_run_still_gives_a_full_result():
+    p = gradient_photo()
+    control = restore.Control()
+    job = restore.Job("denoise", p, preset="fast", iters=3, channels=8, tile=48, overlap=16)
+    steps = []
+    for s in restore.run(job, control):
+        steps.append(s)
+        if s.iteration == 4:
+            control.stop()
+    last = steps[-1]
+    assert last.done and last.stopped_by == "user" and last.iteration < 18
+    assert last.result.data.shape == p.data.shape
+    # Tiles never fitted keep the input.
+    assert np.array_equal(last.result.data[-10:, -10:], p.data[-10:, -10:])
+
+
+def test_tile_only_for_denoise_jpeg_sr():
+    mask = np.zeros((37, 45), bool)
+    mask[5:9, 5:9] = True
+    with pytest.raises(restore.JobError, match="tiling applies"):
+        restore.check(restore.Job("inpaint", photo(), mask=mask, tile=32))
+    with pytest.raises(restore.JobError, match="at least 16"):
+        restore.check(restore.Job("denoise", photo(), tile=8))
+    with pytest.raises(restore.JobError, match="overlap"):
+        restore.check(restore.Job("denoise", photo(), tile=32, overlap=20))
+    pl = restore.plan(restore.Job("denoise", photo(), tile=64))  # larger than the photo: at once
+    assert not pl.tiled and pl.regions == [(0, 0, 37, 45)]
+
+
+def test_over_budget_inpaint_raises_before_fitting(monkeypatch):
+    p = photo(h=200, w=240)
+    mask = np.zeros((200, 240), bool)
+    mask[40:160, 50:200] = True
+    monkeypatch.setattr(restore.memory, "budget", lambda device: 1 << 20)
+    monkeypatch.setattr(restore, "fit", lambda *a, **k: pytest.fail("must not fit"))
+    job = restore.Job("inpaint", p, mask=mask, **FAST)
+    pl = restore.plan(job)
+    assert not pl.fits
+    with pytest.raises(restore.RunError) as e:
+        for _ in restore.run(job):
+            pass
+    msg = str(e.value)
+    assert "px" in msg and "budget" in msg and "MB" in msg and "smaller parts" in msg and "\n" not in msg
+
+
+def test_inpaint_narrows_the_margin_when_the_crop_is_over_budget(monkeypatch):
+    p = photo(h=200, w=240)
+    mask = np.zeros((200, 240), bool)
+    mask[80:120, 100:140] = True
+    job = restore.Job("inpaint", p, mask=mask, preset="fast")
+    preset = job.settings()
+    t, l, b, r = regions.crop_around(mask, preset.margin)
+    full = memory.estimate(preset, b - t, r - l, 3, "cpu")
+    monkeypatch.setattr(restore, "_host_bytes", lambda job: 0)
+    monkeypatch.setattr(restore.memory, "budget", lambda device: full - 1)
+    pl = restore.plan(job)
+    assert pl.fits and len(pl.regions) == 1
+    nt, nl, nb, nr = pl.regions[0]
+    assert regions.area(pl.regions[0]) < (b - t) * (r - l)
+    assert nt <= 80 and nl <= 100 and nb >= 120 and nr >= 140
+    assert "narrower context margin" in pl.notes[0]
+
+
+def test_inpaint_fits_one_crop_per_cluster_of_marks():
+    p = photo(h=160, w=200, bits=16)
+    mask = np.zeros((160, 200), bool)
+    mask[10:16, 12:20] = True
+    mask[140:148, 180:190] = True
+    job = restore.Job("inpaint", p, mask=mask, preset="fast", iters=2, channels=8, preview_every=1)
+    pl = restore.plan(job)
+    assert len(pl.regions) == 2 and "2 separate crops" in pl.notes[0]
+    steps = list(restore.run(job))
+    last = steps[-1]
+    assert last.iteration == 4 and last.done and sum(s.done for s in steps) == 1
+    out = last.result.data
+    assert np.array_equal(out[~mask], p.data[~mask])
+    assert not np.array_equal(out[10:16, 12:20], p.data[10:16, 12:20])
+    assert not np.array_equal(out[140:148, 180:190], p.data[140:148, 180:190])
+    assert all(s.image.shape == (160, 200, 3) for s in steps if s.image is not None)
