@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from dip_engine import restore
+from dip_engine import memory, regions, restore
+from dip_engine.fit import Step
 from dip_engine.imageio import Photo
 from tests.conftest import smooth_image
 
@@ -105,10 +106,6 @@ def test_metadata_records_settings():
 
 
 # --- big photos: the plan, tiles, crops per cluster, memory limits ---------------------------------
-
-from dip_engine import memory, regions  # noqa: E402
-from dip_engine.fit import Step  # noqa: E402
-
 
 def gradient_photo(h=96, w=80):
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
