@@ -68,18 +68,23 @@ def scaled(region: Region, factor: int) -> Region:
 # --- clusters of marks (inpainting) ------------------------------------------------------------
 
 def clusters(mask: np.ndarray, margin: float, min_margin: int = 24, min_size: int = 64) -> list[tuple[Region, np.ndarray]]:
-    """One (crop, its marks) pair per group of marks whose crops do not overlap: marks far apart
-    are fitted separately instead of in one huge box. Crops are grown like `crop_around` (never
-    the whole photo) and merged while any two overlap; the masks are full-size, disjoint and
-    together equal `mask`. Sorted top to bottom, left to right."""
+    """One (crop, its marks inside the crop) pair per group of marks whose crops do not overlap:
+    marks far apart are fitted separately instead of in one huge box. Crops are grown like
+    `crop_around` (never the whole photo just because it is large) and merged while any two
+    overlap. Each mask has its crop's size; pasted back they are disjoint and together equal
+    `mask`. Sorted top to bottom, left to right."""
     import cv2
 
     h, w = mask.shape
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    groups: list[tuple[Region, list[int]]] = []
-    for i in range(1, n):
-        x, y, bw, bh = (int(v) for v in stats[i, :4])
-        groups.append((grow((y, x, y + bh, x + bw), (h, w), margin, min_margin, min_size, None), [i]))
+    box = mask_box(mask)
+    if box is None:
+        return []
+    bt, bl, bb, br = box  # label only the marks' bounding box: quicker on big photos
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask[bt:bb, bl:br].astype(np.uint8), connectivity=8)
+    boxes = {i: (int(stats[i, 1]) + bt, int(stats[i, 0]) + bl, int(stats[i, 1] + stats[i, 3]) + bt,
+                 int(stats[i, 0] + stats[i, 2]) + bl) for i in range(1, n)}
+    groups: list[tuple[Region, list[int]]] = [
+        (grow(b, (h, w), margin, min_margin, min_size, None), [i]) for i, b in boxes.items()]
     merged = True
     while merged:  # merge any two crops that overlap, re-growing the union of their marks' boxes
         merged = False
@@ -87,20 +92,22 @@ def clusters(mask: np.ndarray, margin: float, min_margin: int = 24, min_size: in
             for b in range(a + 1, len(groups)):
                 if _overlap(groups[a][0], groups[b][0]):
                     ids = groups[a][1] + groups[b][1]
-                    box = _union([_box(stats[i]) for i in ids])
-                    groups[a] = (grow(box, (h, w), margin, min_margin, min_size, None), ids)
+                    union = _union([boxes[i] for i in ids])
+                    groups[a] = (grow(union, (h, w), margin, min_margin, min_size, None), ids)
                     del groups[b]
                     merged = True
                     break
             if merged:
                 break
     groups.sort(key=lambda g: (g[0][0], g[0][1]))
-    return [(region, np.isin(labels, ids)) for region, ids in groups]
-
-
-def _box(stat) -> Region:
-    x, y, bw, bh = (int(v) for v in stat[:4])
-    return y, x, y + bh, x + bw
+    out = []
+    for (t, l, b, r), ids in groups:
+        local = np.zeros((b - t, r - l), bool)
+        # The labelled box and the crop overlap in [max(t, bt), min(b, bb)) x [max(l, bl), min(r, br)).
+        t0, l0, b0, r0 = max(t, bt), max(l, bl), min(b, bb), min(r, br)
+        local[t0 - t:b0 - t, l0 - l:r0 - l] = np.isin(labels[t0 - bt:b0 - bt, l0 - bl:r0 - bl], ids)
+        out.append(((t, l, b, r), local))
+    return out
 
 
 def _union(boxes: list[Region]) -> Region:

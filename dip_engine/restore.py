@@ -32,6 +32,7 @@ MIN_TILE = 64        # smallest automatic tile side (input pixels)
 MIN_OVERLAP = 16     # automatic overlap: tile // 8, at least this
 TILE_STEP = 32       # automatic tile sides are rounded down to a multiple of this
 CLUSTER_WORTH = 0.6  # fit marks far apart in separate crops when those cover less than this share of one crop
+MAX_CLUSTERS = 8     # ... and when there are at most this many (each crop is a fit of its own)
 
 
 class JobError(ValueError):
@@ -144,7 +145,7 @@ class Plan:
     device: str = "cpu"
     notes: list[str] = field(default_factory=list)
     error: str | None = None           # the job cannot run within the budget: why and what to do
-    masks: list[np.ndarray] | None = field(default=None, repr=False)  # inpaint: the marks each region fills
+    masks: list[np.ndarray] | None = field(default=None, repr=False)  # inpaint: the marks each region fills (region-sized)
 
     @property
     def tiled(self) -> bool:
@@ -248,7 +249,7 @@ def _plan_inpaint(job: Job, preset: presets.Preset, est, base: Plan) -> Plan:
 
     single = crop_around(mask, preset.margin) if preset.region else whole(H, W)
     groups = regions.clusters(mask, preset.margin)
-    if len(groups) > 1 and sum(regions.area(g) for g, _ in groups) < CLUSTER_WORTH * regions.area(single):
+    if 1 < len(groups) <= MAX_CLUSTERS and sum(regions.area(g) for g, _ in groups) < CLUSTER_WORTH * regions.area(single):
         rs, masks = [g for g, _ in groups], [m for _, m in groups]
     else:
         rs, masks = [single], None
@@ -370,7 +371,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
             weight = regions.feather(pl.regions[i], pl.regions, H, W)
             return Problem(_tensor(pixels[ti:tb, tl:tr]), op, (b - t, r - l)), weight, None
         known = known_all[t:b, l:r]
-        fill = pl.masks[i][t:b, l:r] if pl.masks is not None else ~known
+        fill = pl.masks[i] if pl.masks is not None else ~known
         problem = Problem(_tensor(pixels[t:b, l:r] * known[..., None]), Identity(), (b - t, r - l),
                           weight=torch.from_numpy(known.astype(np.float32))[None, None])
         return problem, None, fill

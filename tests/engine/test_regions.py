@@ -83,14 +83,17 @@ def test_clusters_split_far_marks_and_merge_near_ones():
     mask[30:35, 60:70] = True       # next to the first: same crop
     groups = regions.clusters(mask, 0.5)
     assert len(groups) == 2
-    (_, m0), (_, m1) = groups
+    full = []
+    for (t, l, b, r), local in groups:
+        assert local.shape == (b - t, r - l)
+        m = np.zeros_like(mask)
+        m[t:b, l:r] = local
+        full.append(m)
+    m0, m1 = full
     assert not (m0 & m1).any() and np.array_equal(m0 | m1, mask)
-    for (t, l, b, r), m in groups:
-        inside = np.zeros_like(mask)
-        inside[t:b, l:r] = True
-        assert not (m & ~inside).any()
     assert m0[25, 35] and m0[32, 65] and m1[360, 550]
     assert sum(regions.area(r) for r, _ in groups) < 0.1 * 400 * 600
+    assert regions.clusters(np.zeros((5, 5), bool), 0.5) == []
     # Crops that would overlap are merged into one.
     mask2 = np.zeros((200, 200), bool)
     mask2[50:60, 50:60] = True
