@@ -15,6 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
@@ -46,6 +47,7 @@ class Frame:
     display: np.ndarray                      # uint8 RGB for the screen (maybe downscaled)
     region: tuple[int, int, int, int]        # output pixels covered by `display`
     final: bool = False
+    thumb: np.ndarray | None = None          # the whole picture, small, for the filmstrip
 
 
 @dataclass
@@ -96,8 +98,10 @@ class FitWorker(QObject):
     done = Signal()
 
     def __init__(self, job, control, converter: DisplayConverter, mailbox: _Mailbox,
-                 policy: SnapshotPolicy, run_fn=None, metadata_fn=None):
+                 policy: SnapshotPolicy, run_fn=None, metadata_fn=None, base_thumb=None, out_size=None):
         super().__init__()
+        self.base_thumb = base_thumb      # the photo's filmstrip thumbnail: snapshots of a region go into it
+        self.out_size = out_size          # (w, h) of the output
         self.job = job
         self.control = control
         self.converter = converter
@@ -108,6 +112,23 @@ class FitWorker(QObject):
 
     def _display(self, image: np.ndarray) -> np.ndarray:
         return fit_within(self.converter(image), DISPLAY_MAX, DISPLAY_MAX)
+
+    def _thumb(self, disp: np.ndarray, region) -> np.ndarray:
+        """A filmstrip thumbnail of the whole picture, with the fitted region pasted in."""
+        if self.base_thumb is None or not self.out_size:
+            return thumbnail(disp)
+        out = np.ascontiguousarray(self.base_thumb[:, :, :3]).copy()
+        th, tw = out.shape[:2]
+        ow, oh = self.out_size
+        t, l, b, r = region
+        x0, y0 = int(l * tw / ow), int(t * th / oh)
+        x1, y1 = max(x0 + 1, round(r * tw / ow)), max(y0 + 1, round(b * th / oh))
+        x1, y1 = min(tw, x1), min(th, y1)
+        if x1 <= x0 or y1 <= y0:
+            return thumbnail(disp)
+        patch = cv2.resize(np.ascontiguousarray(disp[:, :, :3]), (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+        out[y0:y1, x0:x1] = patch.reshape(y1 - y0, x1 - x0, -1)[:, :, :3]
+        return out
 
     def _post(self, **kw) -> None:
         mb = self.mailbox
@@ -139,10 +160,11 @@ class FitWorker(QObject):
                 if step.image is not None:
                     region = tuple(int(v) for v in step.region)
                     disp = self._display(step.image)
-                    post["frame"] = Frame(step.iteration, disp, region, final=bool(step.done))
+                    post["frame"] = Frame(step.iteration, disp, region, final=bool(step.done),
+                                          thumb=self._thumb(disp, region))
                     if step.done or self.policy.wants(step.iteration):
                         snap = Snapshot(step.iteration, float(step.loss), step.image.astype(np.float16),
-                                        region, disp, thumbnail(disp), final=bool(step.done))
+                                        region, disp, self._thumb(disp, region), final=bool(step.done))
                         post["snapshot"] = snap
                         if step.done:
                             final_snap = snap
@@ -215,7 +237,8 @@ class FitRunner(QObject):
     def paused(self) -> bool:
         return bool(self.control is not None and self.control.paused)
 
-    def start(self, job, converter: DisplayConverter, policy: SnapshotPolicy | None = None) -> None:
+    def start(self, job, converter: DisplayConverter, policy: SnapshotPolicy | None = None,
+              base_thumb=None, out_size=None) -> None:
         if self.busy:
             raise RuntimeError("a run is already in progress")
         restore = None
@@ -229,7 +252,7 @@ class FitRunner(QObject):
         self._thread = QThread()
         self._thread.setObjectName("dip-fit")
         self._worker = FitWorker(job, self.control, converter, self._mailbox,
-                                 policy or SnapshotPolicy(), run_fn, meta_fn)
+                                 policy or SnapshotPolicy(), run_fn, meta_fn, base_thumb, out_size)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.poke.connect(self._on_poke)

@@ -32,13 +32,14 @@ def paint_stroke(window, points_photo: list[tuple[float, float]]) -> None:
     _mouse(c, QEvent.Type.MouseMove, pts[-1] + QPointF(40, 30))   # leave the brush outline visible
 
 
-def _paint_demo_mask(window) -> None:
+def _paint_demo_mask(window, strokes: int = 2) -> None:
     window.task_panel.task_buttons["inpaint"].click()
     window.set_tool("brush")
     w, h = window.photo.width, window.photo.height
     window.canvas.set_brush_size(max(8, round(min(w, h) * 0.05)))
-    paint_stroke(window, [(w * 0.18 + i * w * 0.02, h * 0.78 + (i % 3) * 2) for i in range(12)])
     paint_stroke(window, [(w * 0.62, h * 0.20 + i * h * 0.03) for i in range(8)])
+    if strokes > 1:
+        paint_stroke(window, [(w * 0.18 + i * w * 0.02, h * 0.78 + (i % 3) * 2) for i in range(12)])
 
 
 def drive(window, state: str) -> None:
@@ -52,13 +53,12 @@ def drive(window, state: str) -> None:
     if window.photo is None:
         QTimer.singleShot(200, lambda: drive(window, state))
         return
-    _paint_demo_mask(window)
+    _paint_demo_mask(window, 2 if state == "mask" else 1)
     if state == "mask":
         return
     window.task_panel.select_preset("fast")
     if state == "compare":
-        window.task_panel.iters_spin.setValue(40)
-        window.task_panel.channels_spin.setValue(16)
+        window.task_panel.iters_spin.setValue(30)
 
         def done():
             window.set_sources("original", "current")

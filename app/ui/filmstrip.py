@@ -172,6 +172,14 @@ class CompareBar(QWidget):
         lay.addWidget(self.a_combo)
         lay.addWidget(self.b_label)
         lay.addWidget(self.b_combo)
+        for key in ("make_result", "save_snapshot"):
+            b = QToolButton()
+            b.setObjectName("SmallAction")
+            b.setDefaultAction(actions[key])
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            lay.addWidget(b)
+        actions["make_result"].setIconText("Make result")
+        actions["save_snapshot"].setIconText("Save…")
         lay.addSpacing(10)
         for key in ("view_single", "view_split", "view_side"):
             b = QToolButton()

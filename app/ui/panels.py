@@ -135,9 +135,12 @@ class TaskPanel(QWidget):
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2 ** 31 - 1)
         self.seed_spin.setToolTip("The random seed: the same seed and settings give the same result.")
-        self.auto_stop = QCheckBox("Stop at the detected quality peak")
+        self.auto_stop = QCheckBox("Stop at the quality peak")
         self.auto_stop.setToolTip("Auto-stop watches how much the output still changes and ends the run "
                                   "near its best point.")
+        for spin in (self.iters_spin, self.lr_spin, self.channels_spin, self.seed_spin):
+            spin.setMinimumWidth(90)
+            spin.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         af.addRow("Iterations", self.iters_spin)
         af.addRow("Learning rate", self.lr_spin)
         af.addRow("Network size", self.channels_spin)
@@ -274,6 +277,14 @@ class TaskPanel(QWidget):
         finally:
             self._loading = False
         self._show_preset_values()
+
+    def set_running(self, running: bool) -> None:
+        """During a run only the learning rate stays editable (it applies from the next step)."""
+        for w in [*self.task_buttons.values(), self.scale_combo, self.preset_combo, self.iters_spin,
+                  self.channels_spin, self.seed_spin, self.auto_stop, self.reset_advanced]:
+            w.setEnabled(not running)
+        self.lr_spin.setEnabled(True)
+        self.lr_spin.setToolTip("Adam learning rate." + ("  Changes apply to the running fit." if running else ""))
 
     def select_preset(self, name: str) -> None:
         i = self.preset_combo.findData(name)

@@ -20,6 +20,7 @@ def icon(name: str) -> QIcon:
 def style_sheet(name: str = "dark") -> str:
     path = STYLES / f"{name}.qss"
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError:
         return ""
+    return text.replace("@ICONS@", ICONS.as_posix())

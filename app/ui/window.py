@@ -113,7 +113,7 @@ class MainWindow(QMainWindow):
         A("open", "&Open Photo…", QKeySequence.StandardKey.Open, "open", slot=self.open_dialog)
         A("paste", "&Paste Photo", QKeySequence.StandardKey.Paste, slot=self.paste)
         A("save", "&Save Result…", QKeySequence.StandardKey.Save, "save", slot=self.save_result_dialog)
-        A("save_snapshot", "Save Shown &Snapshot…", None, slot=self.save_snapshot_dialog)
+        A("save_snapshot", "Save Shown &Snapshot…", None, "save", slot=self.save_snapshot_dialog)
         A("save_compare", "Save &Comparison Image…", None, slot=self.save_comparison_dialog)
         A("load_mask", "Load…", None, "mask-load", "Load a mask PNG (white = fill)", slot=self.load_mask_dialog)
         A("save_mask", "Save…", None, "mask-save", "Save the mask as a lossless PNG (white = fill)",
@@ -125,6 +125,8 @@ class MainWindow(QMainWindow):
         A("invert_mask", "Invert", None, "invert", "Invert the mask", slot=self.invert_mask)
         A("grow_mask", "Grow", None, "grow", "Grow the mask outwards", slot=self.grow_mask)
         A("shrink_mask", "Shrink", None, "shrink", "Shrink the mask inwards", slot=self.shrink_mask)
+        A("make_result", "Make Shown Snapshot the Result", None, "check",
+          "Use the snapshot being looked at as the result (saved with Ctrl+S)", slot=self.make_shown_result)
         A("use_result", "Use Result as Photo", None, tip="Continue working on the result: it becomes the photo",
           slot=self.use_result_as_photo)
         A("fit", "Fit to Window", "Ctrl+0", "fit", slot=self.fit_view)
@@ -291,7 +293,8 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(a["quit"])
         m = mb.addMenu("&Edit")
-        for k in ("undo", "redo", None, "clear_mask", "invert_mask", "grow_mask", "shrink_mask", None, "use_result"):
+        for k in ("undo", "redo", None, "clear_mask", "invert_mask", "grow_mask", "shrink_mask", None, "make_result",
+                  "use_result"):
             m.addSeparator() if k is None else m.addAction(a[k])
         m = mb.addMenu("&View")
         for k in ("fit", "actual", "zoom_in", "zoom_out", None, "show_mask", None, "view_single", "view_split",
@@ -328,6 +331,7 @@ class MainWindow(QMainWindow):
         self.mask_panel.opacityChanged.connect(self.canvas.set_mask_opacity)
         self.task_panel.taskChanged.connect(self._task_changed)
         self.task_panel.changed.connect(self._save_task_settings)
+        self.task_panel.lr_spin.valueChanged.connect(self._lr_changed)
         self.filmstrip.activatedKey.connect(self._filmstrip_activated)
         self.filmstrip.menuRequested.connect(self._filmstrip_menu)
         self.compare_bar.sourcesChanged.connect(self._sources_picked)
@@ -704,6 +708,8 @@ class MainWindow(QMainWindow):
                 keys = keys + [CURRENT]
             self.compare_bar.set_keys(keys, self.src_a, self.src_b, self._current_label())
         self.filmstrip.select_key(self.src_b)
+        if hasattr(self, "actions_") and "make_result" in self.actions_:
+            self._update_actions()
         self.run_panel.curve.set_marker(self.src_b.iteration if isinstance(self.src_b, Snapshot) else None)
 
     def _filmstrip_activated(self, key) -> None:
@@ -881,6 +887,9 @@ class MainWindow(QMainWindow):
         a["save_snapshot"].setEnabled(has and (len(self.history) > 0 or self.result is not None))
         a["save_compare"].setEnabled(has)
         a["use_result"].setEnabled(self.result is not None and not busy)
+        shown = self._shown_snapshot()
+        a["make_result"].setEnabled(shown is not None and not busy and shown is not self.result_key)
+        a["save_snapshot"].setEnabled(shown is not None or self.result is not None)
         for k in ("load_mask", "save_mask", "clear_mask", "invert_mask", "grow_mask", "shrink_mask"):
             a[k].setEnabled(has and not busy and inpaint)
         a["undo"].setEnabled(bool(mm and mm.can_undo() and not busy))
@@ -896,7 +905,7 @@ class MainWindow(QMainWindow):
         a["stop"].setEnabled(busy)
         a["open"].setEnabled(not busy)
         a["paste"].setEnabled(not busy)
-        self.task_panel.setEnabled(not busy)
+        self.task_panel.set_running(busy)
         self.mask_panel.setEnabled(not busy)
         self.run_panel.run_button.setEnabled(has and not busy)
 
@@ -942,7 +951,11 @@ class MainWindow(QMainWindow):
         self.src_a, self.src_b = ORIGINAL, CURRENT
         if self.canvas.tool != TOOL_PAN:
             self.set_tool(TOOL_PAN)
-        self.runner.start(job, self.converter, self.history.policy)
+        try:
+            out_size = restore.output_size(job)
+        except Exception:  # noqa: BLE001
+            out_size = (self.photo.width, self.photo.height)
+        self.runner.start(job, self.converter, self.history.policy, self.base_thumb, out_size)
         self.actions_["pause"].setText("Pause")
         self.actions_["pause"].setIcon(icon("pause"))
         self._refresh_view()
@@ -964,6 +977,11 @@ class MainWindow(QMainWindow):
             self.runner.stop()
             self.run_panel.message.setText("Stopping… the best result so far is kept.")
 
+    def _lr_changed(self, lr: float) -> None:
+        if self.runner.busy:
+            self.runner.set_lr(lr)
+            self.flash(f"Learning rate set to {lr:g} for the rest of the run", 4000)
+
     def _on_paused(self, paused: bool) -> None:
         a = self.actions_["pause"]
         a.setText("Resume" if paused else "Pause")
@@ -982,7 +1000,7 @@ class MainWindow(QMainWindow):
         self.frames_received += 1
         self.frame_layer = PictureLayer(frame.display, self._region_rect(frame.region), build_pyramid=False)
         if not frame.final:
-            self.filmstrip.set_current(thumbnail(frame.display), "Live")
+            self.filmstrip.set_current(frame.thumb, "Live")
         if self.src_a == CURRENT or self.src_b == CURRENT:
             self._refresh_view(update_bar=False)
 
@@ -1066,6 +1084,10 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self.notify(f"Iteration {snap.iteration} is now the result. Ctrl+S saves it.", "info")
         return True
+
+    def make_shown_result(self) -> bool:
+        snap = self._shown_snapshot()
+        return self.make_result(snap) if snap is not None else False
 
     def use_result_as_photo(self) -> None:
         if self.result is None or self.runner.busy:

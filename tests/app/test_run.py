@@ -75,8 +75,12 @@ def test_tiny_fit_streams_frames_then_compare_make_result_and_save(window, tiny_
     window.canvas.zoom_by(2.0)
     assert window.canvas2.zoom == window.canvas.zoom and window.canvas2.cx == window.canvas.cx
 
-    # make a snapshot the result, save it, reload it
-    assert window.make_result(snap)
+    # make a snapshot the result (through the action), save it, reload it
+    window.set_view_mode("single")
+    window.set_sources(ORIGINAL, snap)
+    assert window.actions_["make_result"].isEnabled()
+    window.actions_["make_result"].trigger()
+    assert window.result_key is snap and not window.actions_["make_result"].isEnabled()
     expected = restore.compose(window.job, snap.float_image(), snap.region)
     assert np.array_equal(window.result.data, expected.data)
     path = tmp_path / "result.png"
@@ -137,6 +141,10 @@ def test_pause_resume_stop_keeps_a_result_and_no_frame_after(window, tiny_photo,
     window.runner.frameReady.connect(lambda f: frames_at.append(time.monotonic()))
     assert window.start_run()
     qtbot.waitUntil(lambda: window.frames_received >= 1, timeout=RUN_TIMEOUT)
+    tp = window.task_panel
+    assert tp.lr_spin.isEnabled() and not tp.iters_spin.isEnabled() and not tp.task_buttons["sr"].isEnabled()
+    tp.lr_spin.setValue(0.005)                             # the learning rate may change mid-run
+    assert window.runner.control.lr == 0.005
     window.actions_["pause"].trigger()
     assert window.runner.paused and window.actions_["pause"].text() == "Resume"
     qtbot.waitUntil(lambda: window.run_panel.message.text().startswith("Paused"), timeout=5000)
