@@ -39,6 +39,9 @@ class Progress:
     stop_suggested: bool = False
     done: bool = False
     stopped_by: str | None = None
+    part: int | None = None                  # several parts (tiles, separate crops): 0-based index
+    parts: int | None = None
+    notes: list | None = None                # the engine's plan, one line each (first step only)
 
 
 @dataclass
@@ -83,11 +86,12 @@ class _Mailbox:
         self.outcome: Outcome | None = None
         self.poke_pending = False
         self.paused = False
+        self.notes: list[str] = []
 
     def take(self):
         with self.lock:
-            out = (self.progress, self.frame, self.losses, self.snapshots, self.outcome)
-            self.progress, self.frame, self.losses, self.snapshots = None, None, [], []
+            out = (self.progress, self.frame, self.losses, self.snapshots, self.outcome, self.notes)
+            self.progress, self.frame, self.losses, self.snapshots, self.notes = None, None, [], [], []
             self.poke_pending = False
             return out
 
@@ -136,6 +140,8 @@ class FitWorker(QObject):
             for k, v in kw.items():
                 if k == "loss":
                     mb.losses.append(v)
+                elif k == "notes":
+                    mb.notes.extend(v)
                 elif k == "snapshot":
                     mb.snapshots.append(v)
                 else:
@@ -153,10 +159,16 @@ class FitWorker(QObject):
         try:
             for step in self.run_fn(self.job, self.control):
                 last = step
+                extra = getattr(step, "extra", None) or {}
+                notes = extra.get("notes")
                 prog = Progress(step.iteration, step.total, float(step.loss), step.elapsed_s,
                                 step.s_per_iter, step.eta_s, step.variance, step.peak_iteration,
-                                bool(step.stop_suggested), bool(step.done), step.stopped_by)
+                                bool(step.stop_suggested), bool(step.done), step.stopped_by,
+                                extra.get("part"), extra.get("parts"),
+                                [str(n) for n in notes] if notes else None)
                 post = {"progress": prog, "loss": (step.iteration, float(step.loss))}
+                if prog.notes:
+                    post["notes"] = prog.notes
                 if step.image is not None:
                     region = tuple(int(v) for v in step.region)
                     disp = self._display(step.image)
@@ -202,6 +214,7 @@ class FitRunner(QObject):
     lossesAdded = Signal(object)        # list[(iteration, loss)]
     frameReady = Signal(object)         # Frame (newest only)
     snapshotAdded = Signal(object)      # Snapshot
+    notesAdded = Signal(object)         # list[str]: the engine's plan for this run
     pausedChanged = Signal(bool)
     finished = Signal(object)           # Outcome (error is None)
     failed = Signal(str)                # one line
@@ -308,7 +321,9 @@ class FitRunner(QObject):
         if self._mailbox is None:
             return
         self._last_drain = time.monotonic()
-        progress, frame, losses, snaps, _ = self._mailbox.take()
+        progress, frame, losses, snaps, _, notes = self._mailbox.take()
+        if notes:
+            self.notesAdded.emit(notes)
         if losses:
             self.lossesAdded.emit(losses)
         for s in snaps:

@@ -19,7 +19,7 @@ import numpy as np
 class Snapshot:
     iteration: int
     loss: float | None
-    image: np.ndarray                     # float16 HxWxC, the fitted region (composited)
+    image: np.ndarray | None              # float16 HxWxC, the fitted region (composited); None: view only
     region: tuple[int, int, int, int]     # (top, left, bottom, right) in output pixels
     display: np.ndarray | None = None     # uint8 HxWx3/4 for the screen (sRGB)
     thumb: np.ndarray | None = None       # small uint8 version for the filmstrip
@@ -34,7 +34,18 @@ class Snapshot:
             s += " (final)"
         return s + self.label_extra
 
+    @property
+    def restorable(self) -> bool:
+        """False when the full-resolution pixels were let go to save memory (display only)."""
+        return self.image is not None
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self.image is None else int(self.image.nbytes)
+
     def float_image(self) -> np.ndarray:
+        if self.image is None:
+            raise ValueError(f"iteration {self.iteration} was kept for viewing only, to save memory")
         return self.image.astype(np.float32)
 
 
@@ -57,8 +68,10 @@ class SnapshotPolicy:
 
 
 class History:
-    def __init__(self, cap: int = 30, first: int = 10, growth: float = 1.5):
+    def __init__(self, cap: int = 30, first: int = 10, growth: float = 1.5,
+                 max_bytes: int = 1536 * 1024 * 1024):
         self.cap = max(3, int(cap))
+        self.max_bytes = int(max_bytes)
         self.policy = SnapshotPolicy(first, growth)
         self.snapshots: list[Snapshot] = []
 
@@ -85,6 +98,7 @@ class History:
             self.snapshots[-1] = snap
             return None
         self.snapshots.append(snap)
+        self._enforce_memory()
         if len(self.snapshots) <= self.cap:
             return None
         # drop the interior snapshot whose neighbours are closest on a log scale
@@ -95,6 +109,19 @@ class History:
             if best_gap is None or gap < best_gap:
                 best, best_gap = i, gap
         return self.snapshots.pop(best)
+
+    def nbytes(self) -> int:
+        return sum(s.nbytes for s in self.snapshots)
+
+    def _enforce_memory(self) -> None:
+        """Over budget (big photos): oldest snapshots keep their picture but drop full resolution."""
+        total = self.nbytes()
+        for s in self.snapshots[:-1]:
+            if total <= self.max_bytes:
+                break
+            if s.image is not None and not s.final:
+                total -= s.nbytes
+                s.image = None
 
     def index_of(self, snap: Snapshot) -> int:
         for i, s in enumerate(self.snapshots):

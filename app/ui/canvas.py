@@ -182,7 +182,10 @@ class Canvas(QWidget):
         self._set_view(max(MIN_ZOOM, min(MAX_ZOOM, z)), self.scene_w / 2, self.scene_h / 2, fit=True)
 
     def actual_size(self) -> None:
-        self._set_view(1.0, self.cx, self.cy)
+        """100 %: one screen pixel per pixel of the picture on top (a 4x result shows its own pixels)."""
+        layers = self.compare_layers if (self.compare_layers and not self.layers) else self.layers
+        density = layers[-1].density if layers and not self.peek else 1.0
+        self._set_view(max(MIN_ZOOM, min(MAX_ZOOM, density)), self.cx, self.cy)
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         if not self.has_scene():

@@ -500,7 +500,8 @@ class RunPanel(QWidget):
         self.bar.setRange(0, max(1, p.total))
         self.bar.setValue(min(p.iteration, p.total))
         self.curve.set_total(p.total)
-        self.iter_value.setText(f"{p.iteration:,} / {p.total:,}")
+        part = f"  ·  part {p.part + 1}/{p.parts}" if p.parts and p.parts > 1 and p.part is not None else ""
+        self.iter_value.setText(f"{p.iteration:,} / {p.total:,}{part}")
         spi = p.s_per_iter or 0.0
         if spi <= 0:
             self.speed_value.setText("–")

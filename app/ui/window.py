@@ -340,6 +340,7 @@ class MainWindow(QMainWindow):
         r.lossesAdded.connect(self.run_panel.curve.add)
         r.frameReady.connect(self._on_frame)
         r.snapshotAdded.connect(self._on_snapshot)
+        r.notesAdded.connect(self._on_notes)
         r.pausedChanged.connect(self._on_paused)
         r.finished.connect(self._on_finished)
         r.failed.connect(self._on_failed)
@@ -888,7 +889,8 @@ class MainWindow(QMainWindow):
         a["save_compare"].setEnabled(has)
         a["use_result"].setEnabled(self.result is not None and not busy)
         shown = self._shown_snapshot()
-        a["make_result"].setEnabled(shown is not None and not busy and shown is not self.result_key)
+        a["make_result"].setEnabled(shown is not None and shown.restorable and not busy
+                                    and shown is not self.result_key)
         a["save_snapshot"].setEnabled(shown is not None or self.result is not None)
         for k in ("load_mask", "save_mask", "clear_mask", "invert_mask", "grow_mask", "shrink_mask"):
             a[k].setEnabled(has and not busy and inpaint)
@@ -995,6 +997,10 @@ class MainWindow(QMainWindow):
             self.run_panel.message.setText(f"Auto-stop would stop here: the quality peaked near iteration "
                                            f"{p.peak_iteration}.")
 
+    def _on_notes(self, notes) -> None:
+        self.run_panel.message.setText(" ".join(notes))
+        self.run_panel.message.setToolTip("\n".join(notes))
+
     def _on_frame(self, frame) -> None:
         self.frame = frame
         self.frames_received += 1
@@ -1063,6 +1069,10 @@ class MainWindow(QMainWindow):
     def make_result(self, snap: Snapshot) -> bool:
         """Turn a history snapshot into the result (full resolution, via restore.compose)."""
         if self.job is None or self.runner.busy:
+            return False
+        if not snap.restorable:
+            self.notify(f"Iteration {snap.iteration} was kept for viewing only (to save memory on a big photo): "
+                        "pick a later snapshot.", "info")
             return False
         from dip_engine import restore
         try:
@@ -1201,6 +1211,10 @@ class MainWindow(QMainWindow):
     def save_snapshot_to(self, snap: Snapshot, path: str, quality: int | None = None,
                          overwrite: bool = False, confirmed: bool = False) -> bool:
         from dip_engine import restore
+        if not snap.restorable:
+            self.notify(f"Iteration {snap.iteration} was kept for viewing only (to save memory on a big photo): "
+                        "pick a later snapshot.", "info")
+            return False
         try:
             photo = restore.compose(self.job, snap.float_image(), snap.region)
         except Exception as e:  # noqa: BLE001

@@ -169,3 +169,15 @@ def test_task_settings_round_trip_and_bad_values():
     assert s.job_kwargs()["scale"] == 4 and s.job_kwargs()["stop"] == "never"
     assert TaskSettings(task="denoise", scale=4).job_kwargs()["scale"] == 1
     assert TaskSettings.from_dict({"task": "bogus", "scale": "x"}) == TaskSettings()
+
+
+def test_history_memory_budget_keeps_pictures_but_drops_old_full_resolution():
+    h = History(cap=30, max_bytes=3 * 4 * 4 * 3 * 2)      # room for three 4x4x3 float16 images
+    for it in (10, 20, 30, 40, 50):
+        h.add(_snap(it))
+    assert [s.restorable for s in h] == [False, False, True, True, True]
+    assert h.nbytes() <= h.max_bytes
+    with pytest.raises(ValueError):
+        h[0].float_image()
+    h.add(_snap(60, final=True))
+    assert h[-1].restorable

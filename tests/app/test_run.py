@@ -206,3 +206,16 @@ def test_an_exception_inside_the_run_is_one_line_and_the_app_keeps_working(windo
     window.runner._run_fn = None
     _run_to_end(qtbot, window)
     assert window.result is not None
+
+
+def test_super_resolution_result_is_larger_and_drawn_over_the_photo(window, tiny_photo, qtbot):
+    window.open_path(tiny_photo)
+    fast_settings(window, "sr", iters=10)
+    tp = window.task_panel
+    tp.scale_combo.setCurrentIndex(tp.scale_combo.findData(2))
+    _run_to_end(qtbot, window)
+    assert (window.result.width, window.result.height) == (96, 80)
+    layer = window.frame_layer
+    assert layer.width == 96 and layer.scene_rect.width() == 48    # output pixels over photo coordinates
+    window.actions_["actual"].trigger()
+    assert window.canvas.zoom == 2.0                                 # 100 % of the result's own pixels
