@@ -21,6 +21,8 @@ PRESET_LABELS = {
     "quality": "Best quality",
     "best": "Best quality",
     "paper": "Paper (reference settings)",
+    "paper-object": "Paper: object removal (reference)",
+    "paper-holes": "Paper: large holes (reference)",
 }
 SCALES = (2, 4, 8)
 

@@ -58,7 +58,8 @@ def drive(window, state: str) -> None:
         return
     window.task_panel.select_preset("fast")
     if state == "compare":
-        window.task_panel.iters_spin.setValue(30)
+        window.task_panel.iters_spin.setValue(120)
+        window.task_panel.channels_spin.setValue(16)
 
         def done():
             window.set_sources("original", "current")

@@ -861,8 +861,6 @@ class MainWindow(QMainWindow):
         inpaint = task == "inpaint"
         self.mask_panel.setVisible(inpaint and self.photo is not None)
         self.mask_sep.setVisible(inpaint and self.photo is not None)
-        for k in ("brush", "eraser"):
-            self.actions_[k].setEnabled(inpaint and self.photo is not None and not self.runner.busy)
         if not inpaint and self.canvas.tool != TOOL_PAN:
             self.set_tool(TOOL_PAN)
         self._update_mask_display()
@@ -899,7 +897,7 @@ class MainWindow(QMainWindow):
         a["undo"].setText(f"&Undo {mm.undo_label()}" if mm and mm.can_undo() else "&Undo")
         a["redo"].setText(f"&Redo {mm.redo_label()}" if mm and mm.can_redo() else "&Redo")
         for k in ("brush", "eraser"):
-            a[k].setEnabled(has and inpaint and not busy)
+            a[k].setEnabled(has and not busy)       # P / E on another task switch to Inpaint
         for k in ("fit", "actual", "zoom_in", "zoom_out", "view_single", "view_split", "view_side"):
             a[k].setEnabled(has)
         a["run"].setEnabled(has and not busy)

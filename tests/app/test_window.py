@@ -263,3 +263,30 @@ def test_16_bit_gray_photo_is_shown_correctly(window, tmp_path):
     col = img.pixelColor(int(p.x() * dpr), int(p.y() * dpr))
     want = round(int(a[30, 40]) * 255 / 65535)
     assert abs(col.red() - want) <= 2 and col.red() == col.green() == col.blue()
+
+
+def test_keyboard_shortcuts_reach_the_actions(window, big_photo, qtbot):
+    window.open_path(big_photo)
+    window.task_panel.task_buttons["denoise"].click()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    c = window.canvas
+    c.setFocus()
+    qtbot.keyClick(c, Qt.Key.Key_P)                  # the brush switches to Inpaint
+    assert c.tool == TOOL_BRUSH and window.task_panel.task() == "inpaint"
+    c.set_brush_size(20)
+    _stroke(qtbot, c, [(100, 100), (140, 100)])
+    assert window.mask_model.count() > 0
+    qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.mask_model.count() == 0
+    qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.mask_model.count() > 0
+    qtbot.keyClick(c, Qt.Key.Key_E)
+    assert c.tool == TOOL_ERASER
+    qtbot.keyClick(c, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert c.zoom == 1.0
+    qtbot.keyClick(c, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert c.fit_mode
+    size = c.brush_size
+    qtbot.keyClick(c, Qt.Key.Key_BracketRight)
+    assert c.brush_size > size
