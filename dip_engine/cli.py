@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--threads", type=int, help="CPU threads for the fit (default: all cores)")
         s.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
         s.add_argument("--channels", type=int, help="network width (default: the preset's)")
+        if task != "inpaint":
+            s.add_argument("--tile", type=int, metavar="PX",
+                           help="fit in overlapping tiles of PX pixels (default: only when memory needs it)")
         s.add_argument("--snapshots", type=Path, metavar="DIR", help="also write a PNG every --every iterations here")
         s.add_argument("--every", type=int, default=100, metavar="N", help="snapshot interval (default 100)")
         s.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default 95)")
@@ -102,7 +105,7 @@ def _job(args) -> restore.Job:
     _check_output(args.output, args.input, args.overwrite)
     job = restore.Job(args.task, photo, mask=mask, scale=getattr(args, "scale", 1), preset=args.preset,
                       iters=args.iters, seed=args.seed, stop=args.stop, device=args.device,
-                      threads=args.threads, lr=args.lr, channels=args.channels,
+                      threads=args.threads, lr=args.lr, channels=args.channels, tile=getattr(args, "tile", None),
                       preview_every=args.every if args.snapshots else 10 ** 9)
     try:
         restore.check(job)
@@ -128,7 +131,11 @@ def _run(args) -> dict:
     try:
         for step in restore.run(job, control):
             last = step
+            if not args.quiet and step.extra.get("notes"):
+                for note in step.extra["notes"]:
+                    (bar.write if bar is not None else print)(note, file=sys.stderr)
             if bar is not None:
+                bar.total = step.total  # tiled runs count iterations across all tiles
                 bar.update(step.iteration - bar.n)
                 bar.set_postfix(loss=f"{step.loss:.5f}", peak=step.peak_iteration or "-", refresh=False)
             if args.snapshots and step.image is not None and not step.done:

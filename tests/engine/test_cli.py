@@ -131,3 +131,12 @@ def test_progress_bar_on_stderr(capsys, photo_png, tmp_path):
                        "--channels", "8")
     assert code == 0
     assert "3/3" in err and ("it/s" in err or "s/it" in err)
+
+
+def test_forced_tiles_say_so(capsys, photo_png, tmp_path):
+    out = tmp_path / "tiled.png"
+    code = cli.main(["denoise", str(photo_png), "-o", str(out), "--preset",
+                    "fast", "--iters", "2", "--channels", "8", "--tile", "32"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "tiles" in err and Image.open(out).size == (48, 40)
