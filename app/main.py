@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(50, lambda: drive(window, args.demo_state))
     # Ctrl+C in the terminal closes the window the normal way
     signal.signal(signal.SIGINT, lambda *_: window.close())
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)     # lets Python run its signal handlers while Qt waits
+    wake.start(500)
 
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import (QColor, QCursor, QFont, QPainter, QPainterPath, QPen, QBrush,
+from PySide6.QtGui import (QColor, QFont, QPainter, QPainterPath, QPen, QBrush,
                            QPixmap)
 from PySide6.QtWidgets import QWidget
 

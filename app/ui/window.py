@@ -6,10 +6,9 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QImage, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QInputDialog, QLabel,
+from PySide6.QtWidgets import (QApplication, QFileDialog, QInputDialog, QLabel,
                                QAbstractSpinBox, QComboBox, QLineEdit, QMainWindow, QMenu,
                                QMessageBox, QScrollArea, QSplitter, QToolBar, QVBoxLayout,
                                QWidget, QFrame, QSizePolicy)
