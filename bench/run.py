@@ -41,6 +41,16 @@ def _score(case: bench_cases.Case, img: np.ndarray) -> tuple[float, float]:
     return metrics.psnr(img, case.truth), metrics.ssim(img, case.truth)
 
 
+def _peak_rss() -> int:
+    """Peak resident memory of this process image in bytes (VmHWM: ru_maxrss survives exec and can
+    report the parent's size at fork time)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, curve_every: int,
             stop: str, probe: int | None = None, threads: int | None = None) -> dict:
     """One case with one preset in this process. `probe`: only time that many iterations."""
@@ -70,7 +80,7 @@ def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, cu
            "size": list(case.truth.shape[1::-1]), "iterations": last.iteration,
            "stopped_by": last.stopped_by, "peak_iteration": last.peak_iteration,
            "wall_s": round(wall, 2), "s_per_iter": round(last.elapsed_s / max(last.iteration, 1), 4),
-           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+           "peak_rss_mb": round(_peak_rss() / 2 ** 20, 1),
            "threads": torch.get_num_threads()}
     if probe:
         # Skip the warm-up iteration: steady-state seconds per iteration.
@@ -91,8 +101,18 @@ def _subprocess(args: list[str]) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict:
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+    return {"cpu": _cpu_name(), "cores": os.cpu_count(),
             "torch": torch.__version__, "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d")}
 
@@ -153,7 +173,21 @@ def main(argv=None) -> int:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps({"machine": machine(), "results": rows}, indent=1))
     print(table(rows))
+    if a.out == RESULTS / "latest.json":
+        _update_readme(rows, " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])]))
     return 0
+
+
+def _update_readme(rows: list[dict], command: str) -> None:
+    """Replace the results table in bench/README.md (between its markers) with this run's."""
+    readme = Path(__file__).parent / "README.md"
+    text = readme.read_text() if readme.exists() else "<!-- results -->\n<!-- /results -->\n"
+    head, _, rest = text.partition("<!-- results -->")
+    _, _, tail = rest.partition("<!-- /results -->")
+    m = machine()
+    body = (f"\nMachine: {m['cores']} cores ({m['cpu']}), torch {m['torch']}, {m['date']}. Command: `{command}`\n\n"
+            f"{table(rows)}\n")
+    readme.write_text(f"{head}<!-- results -->{body}<!-- /results -->{tail}")
 
 
 def table(rows: list[dict]) -> str:
