@@ -8,6 +8,7 @@ for bit from the input; tiles are blended with raised-cosine weights so seams do
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from typing import Iterator
@@ -278,9 +279,13 @@ def _plan_inpaint(job: Job, preset: presets.Preset, est, base: Plan) -> Plan:
     return base
 
 
-def run(job: Job, control: Control | None = None) -> Iterator[Step]:
+def run(job: Job, control: Control | None = None, resume: dict | None = None) -> Iterator[Step]:
     """Fit and yield Steps whose `image` is composited into `region`; the last step has
     done=True and `result`, a full-resolution Photo ready for imageio.save_image.
+
+    `resume`: a Step.checkpoint of an earlier run of this job (same photo, mask and settings;
+    `iters` and `stop` may differ); the run goes on from there and gives the same result as one
+    that was never interrupted. Only runs fitted in one part can be resumed (JobError otherwise).
 
     Plans first (`plan`) and raises RunError before any fitting when the job cannot fit the
     memory budget. The first Step carries the plan in `extra["plan"]` and its notes in
@@ -289,6 +294,8 @@ def run(job: Job, control: Control | None = None) -> Iterator[Step]:
     all parts, `total` is the iterations done plus the budget of the parts still to come, and
     every image is the whole output so far (parts not yet fitted show the input)."""
     pl = plan(job)
+    if resume is not None:
+        pl = _resume_plan(job, pl, resume)
     if pl.error:
         raise RunError(pl.error)
     preset = job.settings()
@@ -296,7 +303,7 @@ def run(job: Job, control: Control | None = None) -> Iterator[Step]:
     devices.set_threads(job.threads)
     control = control or Control()
     current = [pl.regions[0]]
-    parts = _run_single(job, pl, preset, dev, control) if len(pl.regions) == 1 \
+    parts = _run_single(job, pl, preset, dev, control, resume) if len(pl.regions) == 1 \
         else _run_parts(job, pl, preset, dev, control, current)
     first = True
     try:
@@ -313,7 +320,56 @@ def run(job: Job, control: Control | None = None) -> Iterator[Step]:
         raise
 
 
-def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, control: Control) -> Iterator[Step]:
+# the settings a checkpoint must share with the job that resumes it (iters, stop and lr may
+# differ: the learning rate in force is part of the optimiser state)
+RESUME_KEYS = ("task", "preset", "scale", "seed", "channels")
+
+
+def run_identity(job: Job, region: Region) -> dict:
+    """What a checkpoint records about its run, so `run(resume=...)` can refuse a mismatch."""
+    d = {k: getattr(job, k) for k in RESUME_KEYS}
+    d.update(width=job.photo.width, height=job.photo.height, region=list(region),
+             photo_sha256=hashlib.sha256(np.ascontiguousarray(job.photo.data)).hexdigest(),
+             mask_sha256=None if job.mask is None or job.task != "inpaint"
+             else hashlib.sha256(np.packbits(job.mask)).hexdigest())
+    return d
+
+
+def _resume_plan(job: Job, pl: Plan, resume: dict) -> Plan:
+    """The plan of a resumed run: the one region the checkpoint was fitting (JobError if the
+    checkpoint does not belong to this job)."""
+    if not isinstance(resume, dict) or "net" not in resume:
+        raise JobError("the saved run state is not a checkpoint of a fit")
+    ident = resume.get("run")
+    if not ident:
+        raise JobError("the saved run state was made by a run in several parts (tiles or separate crops): "
+                       "those cannot be resumed yet, start the run again")
+    for k in RESUME_KEYS:
+        if ident.get(k) != getattr(job, k):
+            raise JobError(f"the saved run used {k} {ident.get(k)!r}, not {getattr(job, k)!r}: "
+                           "restore those settings to continue it, or start a new run")
+    if (ident["width"], ident["height"]) != (job.photo.width, job.photo.height):
+        raise JobError(f"the saved run was fitting a {ident['width']}x{ident['height']} px photo, "
+                       f"not {job.photo.width}x{job.photo.height} px: it belongs to another photo")
+    now = run_identity(job, tuple(ident["region"]))
+    if now["photo_sha256"] != ident["photo_sha256"]:
+        raise JobError("the photo differs from the one the saved run was fitting: start a new run")
+    if now["mask_sha256"] != ident["mask_sha256"]:
+        raise JobError("the mask has changed since the run was saved: undo the change or start a new run")
+    region = tuple(int(v) for v in ident["region"])
+    it = int(resume.get("iteration", 0))
+    note = f"Continuing the saved run from iteration {it}."
+    if pl.regions == [region]:
+        pl.notes.insert(0, note)
+        return pl
+    # the memory budget may differ from when the run started: the checkpoint decides the region
+    return replace(pl, regions=[region], tiles=[], tile=None, overlap=None, masks=None, error=None,
+                   notes=[note, f"Fitting the same {region[3] - region[1]}x{region[2] - region[0]} px "
+                                "region as the saved run."])
+
+
+def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, control: Control,
+                resume: dict | None = None) -> Iterator[Step]:
     t, l, b, r = region = pl.regions[0]
     pixels = job.photo.pixels
     known = None
@@ -330,15 +386,35 @@ def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, c
     def composite(img: np.ndarray) -> np.ndarray:
         return np.where(known[..., None], pixels[t:b, l:r], img) if known is not None else img
 
-    for step in fit(problem, preset, iterations=preset.iterations, seed=job.seed,
+    kw = {} if resume is None else {"resume": resume}
+    ident = None
+    try:
+        steps = fit(problem, preset, iterations=preset.iterations, seed=job.seed,
                     auto_stop=job.stop == "auto", preview_every=job.preview_every,
-                    control=control, device=dev):
+                    control=control, device=dev, **kw)
+        first = next(steps, None)
+    except (KeyError, ValueError, TypeError, RuntimeError) as e:  # a checkpoint of another network
+        if resume is None or isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower():
+            raise
+        raise JobError(f"the saved run state does not fit these settings ({type(e).__name__}: "
+                       f"{str(e).strip().splitlines()[0][:120] if str(e).strip() else ''}): "
+                       "start a new run") from None
+    for step in _chain(first, steps):
         step.region = region
+        if step.checkpoint is not None:
+            ident = ident or run_identity(job, region)
+            step.checkpoint["run"] = dict(ident)
         if step.image is not None:
             step.image = composite(step.image)
         if step.done:
             step.result = compose(job, step.image, region)
         yield step
+
+
+def _chain(first, rest):
+    if first is not None:
+        yield first
+        yield from rest
 
 
 def _upscale(img: np.ndarray, width: int, height: int) -> np.ndarray:
