@@ -51,7 +51,8 @@ class Control:
         self.lr = float(lr)
 
     def request_checkpoint(self) -> None:
-        """Ask for the fit's state on the next Step (`Step.checkpoint`); the final Step always has it."""
+        """Ask for the fit's state on the next Step (`Step.checkpoint`); the final Step always has it.
+        While paused, the fit answers with an extra Step of the same iteration before it waits."""
         self._checkpoint.set()
 
     def take_checkpoint_request(self) -> bool:
@@ -220,6 +221,12 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
 
     loss_value = float("nan")
     while it < total:
+        if control.paused and not control.stopped and control.take_checkpoint_request():
+            # asked for the state while paused: hand it over now, not after the pause
+            s = step(False, loss_value, False)
+            s.checkpoint = checkpoint()
+            yield s
+            continue
         elapsed -= control.wait_while_paused()
         if control.stopped:
             stopped_by = "user"

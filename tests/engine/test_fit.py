@@ -192,3 +192,21 @@ def test_checkpoint_on_request():
         if s.checkpoint is not None:
             got.append(s.iteration)
     assert got == [3, 6]
+
+
+def test_checkpoint_requested_while_paused_comes_before_the_pause_ends():
+    _, noisy = noisy_pair()
+    p = Problem(T(noisy), Identity(), (H, W))
+    full = last(fit(p, tiny(), iterations=8, seed=1, auto_stop=False))
+    control = Control()
+    got = []
+    for s in fit(p, tiny(), iterations=8, seed=1, auto_stop=False, control=control):
+        if s.iteration == 3 and not control.paused and not got:
+            control.request_checkpoint()
+            control.pause()                # the checkpoint arrives at once, nothing runs meanwhile
+        elif s.checkpoint is not None and not s.done:
+            got.append(s)
+            control.resume()
+    assert len(got) == 1 and got[0].checkpoint["iteration"] == 3 and got[0].iteration == 3
+    resumed = last(fit(p, tiny(), iterations=8, seed=1, auto_stop=False, resume=got[0].checkpoint))
+    np.testing.assert_allclose(resumed.image, full.image, atol=1e-5)
