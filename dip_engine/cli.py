@@ -4,6 +4,7 @@
     dip-engine jpeg    INPUT -o OUTPUT [options]
     dip-engine sr      INPUT -o OUTPUT --scale N [options]
     dip-engine inpaint INPUT --mask MASK -o OUTPUT [options]
+    dip-engine resume  PROJECT -o OUTPUT [--iters N]   continue a run saved with --project
 
 Exit status: 0 done, 2 bad usage or bad input (one line on stderr), 1 the run itself failed.
 """
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from . import __version__, imageio, presets, restore
+from . import project as projects
 
 OUTPUT_TYPES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
 
@@ -63,12 +65,34 @@ def build_parser() -> argparse.ArgumentParser:
                            help="fit in overlapping tiles of PX pixels (default: only when memory needs it)")
         s.add_argument("--snapshots", type=Path, metavar="DIR", help="also write a PNG every --every iterations here")
         s.add_argument("--every", type=int, default=100, metavar="N", help="snapshot interval (default 100)")
-        s.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default 95)")
-        s.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-        s.add_argument("--strip-metadata", action="store_true", help="do not copy EXIF/ICC/DPI or write settings")
-        s.add_argument("--quiet", action="store_true", help="no progress bar")
-        s.add_argument("--json", action="store_true", help="print one JSON summary object at the end")
+        s.add_argument("--project", type=Path, metavar="FILE",
+                       help="also save a project (.dipproj: photo, mask, settings, history, run state) with a "
+                            "checkpoint every --every iterations; 'dip-engine resume FILE' continues it")
+        s.add_argument("--link-photo", action="store_true",
+                       help="the project refers to INPUT by path and checksum instead of holding a copy")
+        _common(s)
+    s = sub.add_parser("resume", help="continue a run saved in a project file (--project)",
+                       description="Continue a run saved in a project file from its last checkpoint: the "
+                                   "result is the same as if the run had never stopped.")
+    s.add_argument("project", metavar="PROJECT", type=Path, help="the project file (.dipproj)")
+    s.add_argument("-o", "--output", required=True, type=Path, help="where to write the result")
+    s.add_argument("--iters", type=int, help="maximum iterations in all (default: the project's)")
+    s.add_argument("--stop", choices=("auto", "never"), help="auto-stop at the quality peak (default: the project's)")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    s.add_argument("--threads", type=int, help="CPU threads for the fit (default: all cores)")
+    s.add_argument("--every", type=int, default=100, metavar="N",
+                   help="save a checkpoint into PROJECT every N iterations (default 100)")
+    s.add_argument("--no-update", action="store_true", help="leave PROJECT as it is (no checkpoints written)")
+    _common(s)
     return p
+
+
+def _common(s) -> None:
+    s.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default 95)")
+    s.add_argument("--overwrite", action="store_true", help="replace OUTPUT (and --project FILE) if it exists")
+    s.add_argument("--strip-metadata", action="store_true", help="do not copy EXIF/ICC/DPI or write settings")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--json", action="store_true", help="print one JSON summary object at the end")
 
 
 def _check_output(out: Path, inp: Path, overwrite: bool) -> None:
@@ -103,10 +127,12 @@ def _job(args) -> restore.Job:
         if mask.all():
             raise UsageError(f"{args.mask}: the mask is all white: nothing is left to learn from")
     _check_output(args.output, args.input, args.overwrite)
+    if args.project is not None:
+        args.project = _check_project_output(args.project, args.overwrite)
     job = restore.Job(args.task, photo, mask=mask, scale=getattr(args, "scale", 1), preset=args.preset,
                       iters=args.iters, seed=args.seed, stop=args.stop, device=args.device,
                       threads=args.threads, lr=args.lr, channels=args.channels, tile=getattr(args, "tile", None),
-                      preview_every=args.every if args.snapshots else 10 ** 9)
+                      preview_every=args.every if args.snapshots or args.project else 10 ** 9)
     try:
         restore.check(job)
     except restore.JobError as e:
@@ -114,8 +140,96 @@ def _job(args) -> restore.Job:
     return job
 
 
+def _check_project_output(path: Path, overwrite: bool) -> Path:
+    if not path.suffix:
+        path = path.with_suffix(projects.SUFFIX)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"{path}: the folder {folder} does not exist: create it or choose another project file")
+    if path.exists() and not overwrite:
+        raise UsageError(f"{path}: already exists: choose another name, pass --overwrite, "
+                         f"or continue it with 'dip-engine resume {path}'")
+    return path
+
+
+def _resume_job(args) -> tuple[restore.Job, projects.Project]:
+    for name in ("iters", "threads", "every"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise UsageError(f"--{name} must be at least 1, not {v}")
+    if not 1 <= args.quality <= 100:
+        raise UsageError(f"--quality must be 1 to 100, not {args.quality}")
+    try:
+        proj = projects.load_project(args.project)
+    except projects.ProjectError as e:
+        raise UsageError(str(e)) from None
+    if proj.checkpoint is None:
+        raise UsageError(f"{args.project}: holds no run state to continue (runs fitted in tiles or separate "
+                         "crops save none): start the run again")
+    src = Path(proj.photo_path) if proj.photo_path else args.project
+    _check_output(args.output, src, args.overwrite)
+    over = {"device": args.device, "threads": args.threads, "preview_every": args.every}
+    if args.iters:
+        over["iters"] = args.iters
+    if args.stop:
+        over["stop"] = args.stop
+    job = proj.job(**over)
+    try:
+        restore.check(job)
+    except restore.JobError as e:
+        raise UsageError(f"{args.project}: {e}") from None
+    args.task, args.preset, args.seed = job.task, job.preset, job.seed
+    args.snapshots, args.input = None, src
+    if not args.no_update:
+        args.project_file = args.project
+    return job, proj
+
+
+class _ProjectWriter:
+    """Keeps the project of a CLI run: history at doubling intervals, the newest checkpoint."""
+
+    def __init__(self, path: Path, proj: projects.Project, every: int):
+        self.path, self.proj = path, proj
+        self.error: str | None = None
+        done = proj.checkpoint_iteration or 0
+        proj.history = [h for h in proj.history if h.iteration <= done and not h.final]
+        self.next_mark = max(every, 2 * max([h.iteration for h in proj.history], default=0))
+
+    def step(self, step, job: restore.Job) -> None:
+        if step.image is not None and (step.done or step.iteration >= self.next_mark):
+            self.proj.history = [h for h in self.proj.history if not h.final]
+            self.proj.history.append(projects.HistoryItem(step.iteration, step.image, step.region,
+                                                          float(step.loss), final=step.done))
+            while self.next_mark <= step.iteration:
+                self.next_mark *= 2
+        if step.checkpoint is not None:
+            self.proj.checkpoint = step.checkpoint
+        if step.done:
+            self.proj.result = step.result
+            self.proj.result_meta = restore.metadata(job, step)
+        if step.checkpoint is not None or step.done:
+            try:
+                projects.save_project(self.proj, self.path)
+                self.error = None
+            except projects.ProjectError as e:   # keep fitting; the previous file stays intact
+                if str(e) != self.error:
+                    print(f"dip-engine: warning: could not save the project: {e}", file=sys.stderr)
+                self.error = str(e)
+
+
 def _run(args) -> dict:
-    job = _job(args)
+    resumed = None
+    args.project_file = None
+    if args.task == "resume":
+        job, proj = _resume_job(args)
+        resumed = proj.checkpoint
+    else:
+        job = _job(args)
+        if args.project is not None:
+            args.project_file = args.project
+            proj = projects.Project.from_job(job, photo_path=str(args.input.resolve()),
+                                             embed_photo=not args.link_photo, name=args.input.name)
+    writer = _ProjectWriter(args.project_file, proj, args.every) if args.project_file else None
     if args.snapshots:
         args.snapshots.mkdir(parents=True, exist_ok=True)
     control = restore.Control()
@@ -129,8 +243,12 @@ def _run(args) -> dict:
     start = time.perf_counter()
     last = None
     try:
-        for step in restore.run(job, control):
+        for step in restore.run(job, control, resume=resumed):
             last = step
+            if writer is not None:
+                if (step.iteration + 1) % args.every == 0 and not step.done:
+                    control.request_checkpoint()     # arrives with the next step
+                writer.step(step, job)
             if not args.quiet and step.extra.get("notes"):
                 for note in step.extra["notes"]:
                     (bar.write if bar is not None else print)(note, file=sys.stderr)
@@ -150,7 +268,14 @@ def _run(args) -> dict:
     out = imageio.save_image(last.result, args.output, quality=args.quality, overwrite=args.overwrite,
                              metadata=meta, strip_metadata=args.strip_metadata)
     wall = time.perf_counter() - start
-    return {"task": args.task, "preset": args.preset, "input": str(args.input), "output": str(out),
+    if writer is not None and writer.error:
+        raise projects.ProjectError(f"{writer.error} (the result was written to {out})")
+    extra = {}
+    if args.project_file:
+        extra["project"] = str(args.project_file)
+    if resumed is not None:
+        extra["resumed_from"] = int(resumed["iteration"])
+    return {**extra, "task": args.task, "preset": args.preset, "input": str(args.input), "output": str(out),
             "iterations": last.iteration, "stopped_by": last.stopped_by, "peak_iteration": last.peak_iteration,
             "wall_s": round(wall, 3), "fit_s": round(last.elapsed_s, 3), "s_per_iter": round(last.s_per_iter, 5),
             "seed": job.seed, "device": str(restore.devices.pick(job.device)),
@@ -174,8 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     except FileExistsError as e:
         print(f"dip-engine: error: {e}", file=sys.stderr)
         return 2
+    except restore.JobError as e:           # e.g. a saved run that does not belong to its project
+        print(f"dip-engine: error: {e}", file=sys.stderr)
+        return 2
     except restore.RunError as e:
         print(f"dip-engine: run failed: {e}", file=sys.stderr)
+        return 1
+    except projects.ProjectError as e:       # the project could not be written (disk full, ...)
+        print(f"dip-engine: could not save the project: {e}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(summary))

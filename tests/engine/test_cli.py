@@ -140,3 +140,85 @@ def test_forced_tiles_say_so(capsys, photo_png, tmp_path):
     err = capsys.readouterr().err
     assert code == 0, err
     assert "tiles" in err and Image.open(out).size == (48, 40)
+
+
+# ---------------------------------------------------------------------------------------------
+# project files and resuming
+
+PROJ = ["--preset", "fast", "--channels", "8", "--stop", "never", "--threads", "1", "--quiet"]
+
+
+def test_project_then_resume_equals_an_uninterrupted_run(capsys, photo_png, tmp_path):
+    from dip_engine.project import load_project
+    proj = tmp_path / "run.dipproj"
+    code, _, err = run(capsys, "denoise", photo_png, "-o", tmp_path / "short.png", *PROJ, "--iters", "8",
+                       "--project", proj, "--every", "3", "--seed", "4")
+    assert code == 0, err
+    p = load_project(proj)
+    assert p.checkpoint_iteration == 8 and p.settings["seed"] == 4 and p.result is not None
+    assert [h.iteration for h in p.history] == [3, 6, 8] and p.history[-1].final
+    code, out, err = run(capsys, "resume", proj, "-o", tmp_path / "resumed.png", "--iters", "14", "--json",
+                         "--threads", "1", "--quiet")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["resumed_from"] == 8 and summary["iterations"] == 14 and summary["seed"] == 4
+    assert load_project(proj).checkpoint_iteration == 14                  # the project follows the run
+    code, _, err = run(capsys, "denoise", photo_png, "-o", tmp_path / "full.png", *PROJ, "--iters", "14",
+                       "--seed", "4")
+    assert code == 0, err
+    a = np.asarray(Image.open(tmp_path / "resumed.png")).astype(int)
+    b = np.asarray(Image.open(tmp_path / "full.png")).astype(int)
+    assert np.abs(a - b).max() <= 1
+
+
+def test_resume_refuses_bad_projects_with_one_line(capsys, photo_png, tmp_path):
+    from dip_engine.project import Project, save_project
+    junk = tmp_path / "junk.dipproj"
+    junk.write_bytes(b"not a zip")
+    empty = save_project(Project(imageio.load_image(photo_png), {"task": "denoise"}), tmp_path / "empty.dipproj")
+    existing = tmp_path / "exists.dipproj"
+    existing.write_bytes(b"keep")
+    for args, needle in ((["resume", junk, "-o", tmp_path / "o.png"], "not a DIP Studio project"),
+                         (["resume", tmp_path / "none.dipproj", "-o", tmp_path / "o.png"], "no such project"),
+                         (["resume", empty, "-o", tmp_path / "o.png"], "no run state"),
+                         (["denoise", photo_png, "-o", tmp_path / "o.png", "--project", existing], "already exists")):
+        code, _, err = run(capsys, *args, "--quiet")
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and needle in lines[0], (args, err)
+    assert existing.read_bytes() == b"keep" and not (tmp_path / "o.png").exists()
+
+
+def test_killed_run_resumes_from_its_last_checkpoint(photo_png, tmp_path):
+    """SIGKILL a CLI run that writes checkpoints; `resume` goes on from the last one and finishes."""
+    import signal
+    import time
+    from dip_engine.project import ProjectError, load_project
+    proj, out = tmp_path / "killed.dipproj", tmp_path / "o.png"
+    proc = subprocess.Popen([sys.executable, "-m", "dip_engine", "denoise", str(photo_png), "-o", str(out), *PROJ,
+                             "--iters", "100000", "--project", str(proj), "--every", "5"],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline, seen = time.monotonic() + 240, 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                seen = load_project(proj, checkpoint=False).history[-1].iteration if proj.exists() else 0
+            except (ProjectError, IndexError):
+                seen = 0
+            if seen >= 10:
+                break
+            time.sleep(0.2)
+        assert seen >= 10, proc.stderr.read().decode() if proc.poll() is not None else "no checkpoint in time"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        proc.kill()
+    assert not out.exists()
+    saved = load_project(proj).checkpoint_iteration
+    assert saved >= 10 and saved % 5 == 0
+    res = subprocess.run([sys.executable, "-m", "dip_engine", "resume", str(proj), "-o", str(out), "--iters",
+                          str(saved + 6), "--threads", "1", "--quiet", "--json"],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["resumed_from"] == saved and summary["iterations"] == saved + 6
+    assert imageio.load_image(out).data.shape == (40, 48, 3)
