@@ -181,3 +181,29 @@ def test_history_memory_budget_keeps_pictures_but_drops_old_full_resolution():
         h[0].float_image()
     h.add(_snap(60, final=True))
     assert h[-1].restorable
+
+
+def test_autosave_session_lock_and_orphans(tmp_path):
+    """A session whose process is gone (lock free again) is offered; a live or cleanly ended one is not."""
+    import subprocess
+    import sys
+    from app.model.autosave import Session
+    folder = tmp_path / "auto"
+    live = Session(folder)
+    assert live.start() == []
+    live.autosave_path.write_bytes(b"x")
+    # a session in another process that is killed without a clean exit
+    script = ("import sys, os, signal; from app.model.autosave import Session; s = Session(sys.argv[1]); s.start(); "
+              "s.autosave_path.write_bytes(b'y'); open(s.autosave_path.parent / ('.' + s.autosave_path.name + "
+              "'.1234.tmp'), 'wb').write(b'half'); os.kill(os.getpid(), signal.SIGKILL)")
+    subprocess.run([sys.executable, "-c", script, str(folder)], cwd=str(__import__("tests.conftest").conftest.REPO))
+    other = Session(folder)
+    orphans = other.start()
+    assert len(orphans) == 1 and orphans[0].autosave.read_bytes() == b"y"      # not the live one
+    assert not list(folder.glob(".*.tmp"))                                      # half-written temp removed
+    orphans[0].discard()
+    assert other.orphans() == []
+    live.end()
+    assert not live.lock_path.exists() and not live.autosave_path.exists()
+    assert Session(folder).start() == []                                        # a clean exit leaves nothing
+    other.end()
