@@ -181,6 +181,11 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     params = list(net.parameters())
     good = [p.detach().clone() for p in params]  # clone: on CPU .cpu() would alias the live tensor
     smoothed = best = None
+    # ES-WMV finds the peak of the raw output; the EMA lags it by about 1 / (1 - w) iterations, so
+    # the result is the EMA that many iterations after the detected peak (or the latest EMA when
+    # the run ends before then).
+    lag = round(1 / (1 - preset.exp_weight)) if preset.exp_weight < 1 else 0
+    best_due = None
     last_loss = None
     restarts = 0
     elapsed = 0.0
@@ -193,6 +198,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         noise_gen.set_state(resume["noise_rng"])
         smoothed = resume["smoothed"].to(device) if resume["smoothed"] is not None else None
         best = resume["best"].to(device) if resume["best"] is not None else None
+        best_due = resume.get("best_due")
         es.load_state_dict(resume["es"])
         it, last_loss, restarts, elapsed = resume["iteration"], resume["last_loss"], resume["restarts"], resume["elapsed_s"]
         good = [p.detach().clone() for p in params]
@@ -202,7 +208,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
             return None if t is None else t.detach().to("cpu", copy=True)
         return {"iteration": it, "net": {k: cpu(v) for k, v in net.state_dict().items()},
                 "optimizer": _cpu_state(opt.state_dict()), "z": cpu(z), "noise_rng": noise_gen.get_state(),
-                "smoothed": cpu(smoothed), "best": cpu(best), "es": es.state_dict(), "last_loss": last_loss,
+                "smoothed": cpu(smoothed), "best": cpu(best), "best_due": best_due, "es": es.state_dict(), "last_loss": last_loss,
                 "restarts": restarts, "elapsed_s": elapsed, "seed": seed}
 
     def snapshot_image(t: torch.Tensor) -> np.ndarray:
@@ -212,7 +218,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         spi = elapsed / max(it, 1)
         img = None
         if with_image and smoothed is not None:
-            img = snapshot_image(best if done and best is not None else smoothed)
+            img = snapshot_image(best if done and best is not None and best_due is None else smoothed)
         s = Step(it, total, loss, elapsed, spi, None if done else spi * (total - it), img,
                  es.variance, es.peak, es.should_stop, done, stopped_by if done else None, restarts)
         if done or control.take_checkpoint_request():
@@ -258,7 +264,9 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
                 w = min(preset.exp_weight, (1 + it) / (10 + it)) if preset.ema_warmup else preset.exp_weight
                 smoothed = o.clone() if smoothed is None else smoothed.mul_(w).add_(o, alpha=1 - w)
                 if es.update(it + 1, o[0, :, ::stride, ::stride].float().cpu().numpy()):
-                    best = smoothed.clone()
+                    best_due = it + 1 + lag
+                if best_due is not None and it + 1 >= best_due:
+                    best, best_due = smoothed.clone(), None
         it += 1
         elapsed += time.perf_counter() - t0
         if auto_stop and es.should_stop:

@@ -210,3 +210,17 @@ def test_checkpoint_requested_while_paused_comes_before_the_pause_ends():
     assert len(got) == 1 and got[0].checkpoint["iteration"] == 3 and got[0].iteration == 3
     resumed = last(fit(p, tiny(), iterations=8, seed=1, auto_stop=False, resume=got[0].checkpoint))
     np.testing.assert_allclose(resumed.image, full.image, atol=1e-5)
+
+
+def test_result_is_the_smoothed_output_one_ema_lag_after_the_peak():
+    _, noisy = noisy_pair()
+    p = tiny(exp_weight=0.9, es_window=5, es_patience=30)  # EMA lag: 1 / (1 - 0.9) = 10 iterations
+    images = {}
+    final = None
+    for s in fit(Problem(T(noisy), Identity(), (H, W)), p, iterations=3000, preview_every=1):
+        if s.done:
+            final = s
+        elif s.image is not None:
+            images[s.iteration] = s.image
+    assert final.stopped_by == "auto" and final.iteration == final.peak_iteration + 30
+    np.testing.assert_array_equal(final.image, images[final.peak_iteration + 10])
