@@ -24,8 +24,8 @@ from .memory import human
 from .operators import Downsample, Identity
 from .regions import Region, crop_around, whole
 
-__all__ = ["Job", "JobError", "RunError", "Control", "Step", "Plan", "check", "plan", "run", "compose",
-           "output_size", "metadata"]
+__all__ = ["Job", "JobError", "RunError", "Control", "Step", "Plan", "check", "check_resume", "plan", "run",
+           "compose", "output_size", "metadata"]
 
 SCALES = range(2, 9)
 TILED_TASKS = ("denoise", "jpeg", "sr")
@@ -335,9 +335,8 @@ def run_identity(job: Job, region: Region) -> dict:
     return d
 
 
-def _resume_plan(job: Job, pl: Plan, resume: dict) -> Plan:
-    """The plan of a resumed run: the one region the checkpoint was fitting (JobError if the
-    checkpoint does not belong to this job)."""
+def check_resume(job: Job, resume: dict) -> None:
+    """Raise JobError (one line) when `resume` is not a checkpoint that `job` can continue."""
     if not isinstance(resume, dict) or "net" not in resume:
         raise JobError("the saved run state is not a checkpoint of a fit")
     ident = resume.get("run")
@@ -356,7 +355,13 @@ def _resume_plan(job: Job, pl: Plan, resume: dict) -> Plan:
         raise JobError("the photo differs from the one the saved run was fitting: start a new run")
     if now["mask_sha256"] != ident["mask_sha256"]:
         raise JobError("the mask has changed since the run was saved: undo the change or start a new run")
-    region = tuple(int(v) for v in ident["region"])
+
+
+def _resume_plan(job: Job, pl: Plan, resume: dict) -> Plan:
+    """The plan of a resumed run: the one region the checkpoint was fitting (JobError if the
+    checkpoint does not belong to this job)."""
+    check_resume(job, resume)
+    region = tuple(int(v) for v in resume["run"]["region"])
     it = int(resume.get("iteration", 0))
     note = f"Continuing the saved run from iteration {it}."
     if pl.regions == [region]:
@@ -514,7 +519,8 @@ def _tensor(a: np.ndarray) -> torch.Tensor:
 
 def _oom_message(dev: torch.device, region: Region) -> str:
     t, l, b, r = region
-    hint = "try the 'fast' preset, a smaller region or tile" + (", or the CPU (--device cpu)" if dev.type != "cpu" else "")
+    hint = "try a smaller region or tile, fewer channels or the 'fast' preset" + \
+        (", or the CPU (device cpu)" if dev.type != "cpu" else "")
     return f"out of memory on {dev.type} fitting {r - l}x{b - t} pixels: {hint}"
 
 
