@@ -62,12 +62,15 @@ class Outcome:
     final_snapshot: Snapshot | None
     error: str | None = None
     metadata: dict = field(default_factory=dict)
+    checkpoint: dict | None = None           # the run's state at its end (engine Step.checkpoint)
 
 
 def user_message(exc: BaseException) -> str:
     """One line for the user; never a traceback."""
     name = type(exc).__name__
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if name == "RunError" and text:          # the engine's own line already says what to do
+        return text[:1].upper() + text[1:]
     if isinstance(exc, MemoryError) or "out of memory" in text.lower() or name == "OutOfMemoryError":
         return ("Out of memory: try the 'fast' preset, a smaller mask or photo, "
                 "or close other programs" + (f" ({text})" if text else "") + ".")
@@ -87,6 +90,7 @@ class _Mailbox:
         self.poke_pending = False
         self.paused = False
         self.notes: list[str] = []
+        self.checkpoint: dict | None = None   # newest run state asked for (Control.request_checkpoint)
 
     def take(self):
         with self.lock:
@@ -95,6 +99,11 @@ class _Mailbox:
             self.poke_pending = False
             return out
 
+    def take_checkpoint(self) -> dict | None:
+        with self.lock:
+            c, self.checkpoint = self.checkpoint, None
+            return c
+
 
 class FitWorker(QObject):
     """Lives on the worker thread; `run` iterates the engine stream."""
@@ -102,8 +111,10 @@ class FitWorker(QObject):
     done = Signal()
 
     def __init__(self, job, control, converter: DisplayConverter, mailbox: _Mailbox,
-                 policy: SnapshotPolicy, run_fn=None, metadata_fn=None, base_thumb=None, out_size=None):
+                 policy: SnapshotPolicy, run_fn=None, metadata_fn=None, base_thumb=None, out_size=None,
+                 resume=None):
         super().__init__()
+        self.resume = resume              # a checkpoint to continue from (engine Step.checkpoint)
         self.base_thumb = base_thumb      # the photo's filmstrip thumbnail: snapshots of a region go into it
         self.out_size = out_size          # (w, h) of the output
         self.job = job
@@ -157,7 +168,8 @@ class FitWorker(QObject):
         final_snap = None
         outcome = None
         try:
-            for step in self.run_fn(self.job, self.control):
+            kw = {} if self.resume is None else {"resume": self.resume}
+            for step in self.run_fn(self.job, self.control, **kw):
                 last = step
                 extra = getattr(step, "extra", None) or {}
                 notes = extra.get("notes")
@@ -167,7 +179,9 @@ class FitWorker(QObject):
                                 extra.get("part"), extra.get("parts"),
                                 [str(n) for n in notes] if notes else None)
                 post = {"progress": prog, "loss": (step.iteration, float(step.loss))}
-                if prog.notes:
+                ckpt = getattr(step, "checkpoint", None)
+                if ckpt is not None and not step.done:
+                    post["checkpoint"] = ckpt                if prog.notes:
                     post["notes"] = prog.notes
                 if step.image is not None:
                     region = tuple(int(v) for v in step.region)
@@ -187,7 +201,8 @@ class FitWorker(QObject):
                             meta = self.metadata_fn(self.job, step)
                         except Exception:
                             meta = {}
-                    outcome = Outcome(self.job, step.result, prog, step.stopped_by, final_snap, None, meta)
+                    outcome = Outcome(self.job, step.result, prog, step.stopped_by, final_snap, None, meta,
+                                      getattr(step, "checkpoint", None))
                 self._post(**post)
                 if step.done:
                     break
@@ -215,6 +230,7 @@ class FitRunner(QObject):
     frameReady = Signal(object)         # Frame (newest only)
     snapshotAdded = Signal(object)      # Snapshot
     notesAdded = Signal(object)         # list[str]: the engine's plan for this run
+    checkpointReady = Signal(object)    # dict: the run's state, after request_checkpoint() or a pause
     pausedChanged = Signal(bool)
     finished = Signal(object)           # Outcome (error is None)
     failed = Signal(str)                # one line
@@ -251,7 +267,7 @@ class FitRunner(QObject):
         return bool(self.control is not None and self.control.paused)
 
     def start(self, job, converter: DisplayConverter, policy: SnapshotPolicy | None = None,
-              base_thumb=None, out_size=None) -> None:
+              base_thumb=None, out_size=None, resume=None) -> None:
         if self.busy:
             raise RuntimeError("a run is already in progress")
         restore = None
@@ -265,7 +281,7 @@ class FitRunner(QObject):
         self._thread = QThread()
         self._thread.setObjectName("dip-fit")
         self._worker = FitWorker(job, self.control, converter, self._mailbox,
-                                 policy or SnapshotPolicy(), run_fn, meta_fn, base_thumb, out_size)
+                                 policy or SnapshotPolicy(), run_fn, meta_fn, base_thumb, out_size, resume)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.poke.connect(self._on_poke)
@@ -277,8 +293,14 @@ class FitRunner(QObject):
 
     def pause(self) -> None:
         if self.control is not None and self.busy and not self.control.stopped:
+            self.request_checkpoint()         # the engine hands the state over as it pauses
             self.control.pause()
             self.pausedChanged.emit(True)
+
+    def request_checkpoint(self) -> None:
+        """Ask the run for its state; it comes back through `checkpointReady`."""
+        if self.control is not None and self.busy and hasattr(self.control, "request_checkpoint"):
+            self.control.request_checkpoint()
 
     def resume(self) -> None:
         if self.control is not None and self.busy:
@@ -322,6 +344,9 @@ class FitRunner(QObject):
             return
         self._last_drain = time.monotonic()
         progress, frame, losses, snaps, _, notes = self._mailbox.take()
+        ckpt = self._mailbox.take_checkpoint()
+        if ckpt is not None:
+            self.checkpointReady.emit(ckpt)
         if notes:
             self.notesAdded.emit(notes)
         if losses:
