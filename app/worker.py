@@ -181,7 +181,8 @@ class FitWorker(QObject):
                 post = {"progress": prog, "loss": (step.iteration, float(step.loss))}
                 ckpt = getattr(step, "checkpoint", None)
                 if ckpt is not None and not step.done:
-                    post["checkpoint"] = ckpt                if prog.notes:
+                    post["checkpoint"] = ckpt
+                if prog.notes:
                     post["notes"] = prog.notes
                 if step.image is not None:
                     region = tuple(int(v) for v in step.region)
