@@ -1,4 +1,4 @@
-"""`dip-studio [PHOTO]`: QApplication + qasync event loop, the main window, the dark theme."""
+"""`dip-studio [PHOTO | PROJECT.dipproj]`: QApplication + qasync event loop, the main window, the dark theme."""
 from __future__ import annotations
 
 import argparse
@@ -49,7 +49,7 @@ def make_settings() -> QSettings:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="dip-studio", description="Restore photos with Deep Image Prior.")
-    ap.add_argument("photo", nargs="?", help="a photo to open")
+    ap.add_argument("photo", nargs="?", help="a photo or a project (.dipproj) to open")
     ap.add_argument("--demo-state", choices=["mask", "running", "compare", "error"],
                     help=argparse.SUPPRESS)   # drives the real UI into a state, for screenshots
     return ap.parse_args(argv)
@@ -79,8 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(make_settings())
     window.show()
     app.aboutToQuit.connect(window.shutdown)
-    if args.photo:
-        QTimer.singleShot(0, lambda: window.open_path(args.photo))
+
+    def start() -> None:
+        window.start_session()          # autosave; offers to restore work after a crash
+        if args.photo:
+            window.open_path(args.photo)
+    QTimer.singleShot(0, start)
     if args.demo_state:
         from app.ui.demo import drive
         QTimer.singleShot(50, lambda: drive(window, args.demo_state))

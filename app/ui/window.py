@@ -21,6 +21,7 @@ from app.ui.canvas import TOOL_BRUSH, TOOL_ERASER, TOOL_PAN, Canvas
 from app.ui.filmstrip import CURRENT, ORIGINAL, CompareBar, Filmstrip, key_label
 from app.ui.layers import PictureLayer
 from app.ui.panels import Banner, MaskPanel, RunPanel, TaskPanel
+from app.ui.projects import PROJECT_FILTER, ProjectManager
 from app.ui.resources import icon
 from app.worker import FitRunner
 
@@ -77,6 +78,8 @@ class MainWindow(QMainWindow):
         self._build_ui()
         self._build_menus()
         self._connect()
+        self.projects = ProjectManager(self)         # after _connect: it sees a finished run's result
+        self.actions_["embed_photo"].setChecked(self.projects.embed_photo())
         self._restore_settings()
         self._update_actions()
         self.setAcceptDrops(True)
@@ -114,6 +117,14 @@ class MainWindow(QMainWindow):
         A("save", "&Save Result…", QKeySequence.StandardKey.Save, "save", slot=self.save_result_dialog)
         A("save_snapshot", "Save Shown &Snapshot…", None, "save", slot=self.save_snapshot_dialog)
         A("save_compare", "Save &Comparison Image…", None, slot=self.save_comparison_dialog)
+        A("open_project", "Open Pro&ject…", "Ctrl+Shift+O", "open",
+          "Open a project: photo, mask, settings, history and the saved run", slot=self.open_project_dialog)
+        A("save_project", "Save Pro&ject", "Ctrl+Alt+S", "save",
+          "Save photo, mask, settings, history and the run's state in one file", slot=self.save_project)
+        A("save_project_as", "Save Project &As…", "Ctrl+Shift+S", slot=self.save_project_as_dialog)
+        A("embed_photo", "Keep a Copy of the Photo in Projects", None,
+          "On: projects hold the photo. Off: they refer to the photo file by path and checksum",
+          checkable=True, slot=self._set_embed_photo)
         A("load_mask", "Load…", None, "mask-load", "Load a mask PNG (white = fill)", slot=self.load_mask_dialog)
         A("save_mask", "Save…", None, "mask-save", "Save the mask as a lossless PNG (white = fill)",
           slot=self.save_mask_dialog)
@@ -160,6 +171,8 @@ class MainWindow(QMainWindow):
           slot=self.start_run)
         A("pause", "Pause", "Ctrl+P", "pause", "Pause or resume the run", slot=self.toggle_pause)
         A("stop", "Stop", "Esc", "stop", "Stop and keep the best result so far", slot=self.stop_run)
+        A("continue", "&Continue Run", "Ctrl+Shift+Return", "play",
+          "Continue the last run from where it stopped (same settings)", slot=self.continue_run)
         A("reset_settings", "Reset Settings…", None, slot=self.reset_settings)
         A("shortcuts", "Keyboard Shortcuts", "F1", slot=self.show_shortcuts)
         A("about", "About DIP Studio", None, slot=self.show_about)
@@ -281,10 +294,15 @@ class MainWindow(QMainWindow):
         m.addAction(a["open"])
         self.recent_menu = m.addMenu("Open &Recent")
         m.addAction(a["paste"])
+        m.addAction(a["open_project"])
         m.addSeparator()
         m.addAction(a["save"])
         m.addAction(a["save_snapshot"])
         m.addAction(a["save_compare"])
+        m.addSeparator()
+        m.addAction(a["save_project"])
+        m.addAction(a["save_project_as"])
+        m.addAction(a["embed_photo"])
         m.addSeparator()
         mm = m.addMenu("Mask")
         mm.addAction(a["load_mask"])
@@ -303,7 +321,7 @@ class MainWindow(QMainWindow):
         for k in ("brush", "eraser", "pan", None, "brush_smaller", "brush_larger"):
             m.addSeparator() if k is None else m.addAction(a[k])
         m = mb.addMenu("&Run")
-        for k in ("run", "pause", "stop"):
+        for k in ("run", "continue", "pause", "stop"):
             m.addAction(a[k])
         m = mb.addMenu("&Settings")
         m.addAction(a["reset_settings"])
@@ -488,6 +506,8 @@ class MainWindow(QMainWindow):
         if self.runner.busy:
             self.show_error("A restoration is running: stop it before opening another photo.")
             return False
+        if str(path).lower().endswith(".dipproj"):
+            return self.open_project(path)
         from dip_engine import imageio
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
@@ -788,6 +808,8 @@ class MainWindow(QMainWindow):
     def _mask_changed(self) -> None:
         if self.mask_model is not None:
             self.mask_panel.set_info(self.mask_model.count(), self.mask_model.width * self.mask_model.height)
+            if hasattr(self, "projects"):
+                self.projects.document_changed()      # autosave after a quiet spell
         self._update_actions()
 
     def _mask_op(self, fn) -> None:
@@ -900,6 +922,11 @@ class MainWindow(QMainWindow):
         for k in ("fit", "actual", "zoom_in", "zoom_out", "view_single", "view_split", "view_side"):
             a[k].setEnabled(has)
         a["run"].setEnabled(has and not busy)
+        pm = getattr(self, "projects", None)
+        a["continue"].setEnabled(has and not busy and pm is not None and pm.checkpoint is not None)
+        a["open_project"].setEnabled(not busy)
+        a["save_project"].setEnabled(has)
+        a["save_project_as"].setEnabled(has)
         a["pause"].setEnabled(busy)
         a["stop"].setEnabled(busy)
         a["open"].setEnabled(not busy)
@@ -915,23 +942,33 @@ class MainWindow(QMainWindow):
         mask = self.mask_model.array.copy() if (s.task == "inpaint" and self.mask_model is not None) else None
         return restore.Job(photo=self.photo, mask=mask, **s.job_kwargs())
 
-    def start_run(self) -> bool:
-        if self.photo is None or self.runner.busy:
+    def start_run(self, resume: bool = False) -> bool:
+        """Start a run of the panel's settings; it continues the saved run when one was opened
+        (or `resume`: the last run) and the settings still match it."""
+        if self.runner.busy:
+            self.flash("A restoration is already running: stop it (Esc) before starting another.")
+            return False
+        if self.photo is None:
             return False
         from dip_engine import restore
         try:
             job = self.build_job()
-            restore.check(job)
+            pl = restore.plan(job)            # memory estimate first: refuse before the machine runs out
         except (ValueError, TypeError) as e:
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             self.show_error(msg[:1].upper() + msg[1:])
             return False
+        if pl.error:
+            self.show_error(f"Not enough memory for this run: {pl.error}.")
+            return False
+        ckpt = self.projects.resume_for(job, force=resume is True)
         if self.result is not None and not self.result_saved:
             if not self.confirm("Start a new run", "The current result is not saved. Start a new run and replace it?"):
                 return False
         self.banner.hide()
         self.job = job
-        self.history.clear()
+        if ckpt is None:
+            self.history.clear()
         self.frame = None
         self.frame_layer = None
         self.frames_received = 0
@@ -939,7 +976,8 @@ class MainWindow(QMainWindow):
         self.result_key = None
         self.result_saved = True
         self.last_outcome = None
-        self.filmstrip.reset_strip(self.base_thumb)
+        if ckpt is None:
+            self.filmstrip.reset_strip(self.base_thumb)
         self.filmstrip.set_current(self.base_thumb, "Live")
         self.compare_bar.show()
         try:
@@ -954,14 +992,76 @@ class MainWindow(QMainWindow):
             out_size = restore.output_size(job)
         except Exception:  # noqa: BLE001
             out_size = (self.photo.width, self.photo.height)
-        self.runner.start(job, self.converter, self.history.policy, self.base_thumb, out_size)
+        self.runner.start(job, self.converter, self.history.policy, self.base_thumb, out_size, resume=ckpt)
         self.actions_["pause"].setText("Pause")
         self.actions_["pause"].setIcon(icon("pause"))
         self._refresh_view()
         self._update_actions()
         self._update_hint()
-        self.run_panel.message.setText(f"{TASK_LABELS[job.task]} · {self.task_panel.preset_combo.currentText()} preset")
+        notes = ([f"Continuing the saved run from iteration {ckpt.get('iteration', 0)}."] if ckpt else []) + pl.notes
+        self.run_panel.message.setText(f"{TASK_LABELS[job.task]} · {self.task_panel.preset_combo.currentText()} "
+                                       f"preset. " + " ".join(notes))
+        self.run_panel.message.setToolTip("\n".join(notes))
         return True
+
+    def continue_run(self) -> bool:
+        """Continue the last run (stopped, paused and saved, or restored) from its checkpoint."""
+        return self.start_run(resume=True)
+
+    # ================================================================ projects
+    def start_session(self, folder=None) -> bool:
+        """Autosave from now on; offer to restore a session that did not exit cleanly."""
+        return self.projects.start_session(folder)
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", self.last_folder(), PROJECT_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_project(self, path: str) -> bool:
+        if self.runner.busy:
+            self.show_error("A restoration is running: stop it before opening a project.")
+            return False
+        if self.result is not None and not self.result_saved:
+            if not self.confirm("Open a project", "The current result is not saved. Open the project anyway?"):
+                return False
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            ok = self.projects.open_project(path)
+        finally:
+            QApplication.restoreOverrideCursor()
+        if ok:
+            self._set_last_folder(path)
+            self._add_recent(path)
+            self.photoLoaded.emit(path)
+        return ok
+
+    def save_project(self) -> bool:
+        if self.projects.project_path:
+            return self.save_project_to(self.projects.project_path)
+        return self.save_project_as_dialog()
+
+    def save_project_as_dialog(self) -> bool:
+        if self.photo is None:
+            return False
+        start = self.projects.project_path or self._default_save_path("project", ".dipproj")
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", start, PROJECT_FILTER)
+        return bool(path) and self.save_project_to(path)
+
+    def save_project_to(self, path: str, embed: bool | None = None) -> bool:
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            ok = self.projects.save_project_to(path, embed)
+        finally:
+            QApplication.restoreOverrideCursor()
+        if ok:
+            self._set_last_folder(path)
+            self._add_recent(path)
+            self._update_actions()
+        return ok
+
+    def _set_embed_photo(self, on: bool) -> None:
+        self.settings.setValue("project/embed_photo", bool(on))
 
     def toggle_pause(self) -> None:
         if not self.runner.busy:
@@ -1308,8 +1408,10 @@ class MainWindow(QMainWindow):
                 return
         self.save_settings()
         QApplication.instance().removeEventFilter(self)
+        self.projects.shutdown()                      # clean exit: no recovery offered next time
         e.accept()
 
     def shutdown(self) -> None:
-        """Last-resort clean-up at application exit: stop and join the worker thread."""
+        """Last-resort clean-up at application exit: stop and join the worker and autosave threads."""
         self.runner.shutdown()
+        self.projects.shutdown()

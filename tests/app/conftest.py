@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# autosaves and session locks of app tests (and the apps they start) never go to the user's folder
+os.environ.setdefault("DIP_STUDIO_DATA_DIR", __import__("tempfile").mkdtemp(prefix="dip-test-data-"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
