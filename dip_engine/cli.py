@@ -264,6 +264,8 @@ def _run(args) -> dict:
         signal.signal(signal.SIGINT, previous)
         if bar is not None:
             bar.close()
+    if last is None or last.result is None:
+        raise restore.RunError("stopped before the first iteration: there is no result to save")
     meta = None if args.strip_metadata else restore.metadata(job, last)
     out = imageio.save_image(last.result, args.output, quality=args.quality, overwrite=args.overwrite,
                              metadata=meta, strip_metadata=args.strip_metadata)

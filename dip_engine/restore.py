@@ -411,8 +411,8 @@ def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, c
             step.checkpoint["run"] = dict(ident)
         if step.image is not None:
             step.image = composite(step.image)
-        if step.done:
-            step.result = compose(job, step.image, region)
+        if step.done:   # None when stopped before the first iteration: nothing was fitted
+            step.result = compose(job, step.image, region) if step.image is not None else None
         yield step
 
 

@@ -66,6 +66,7 @@ class ProjectManager(QObject):
         self._in_flight = False
         self._dirty = False
         self._pending = None                  # the checkpoint the run being started continues
+        self.note = ""                        # why the saved run is not continued
         self._last_error = ""
         self._closed = False
         self.mask_timer = QTimer(self)
@@ -279,13 +280,13 @@ class ProjectManager(QObject):
     def resume_for(self, job, force: bool = False):
         """The checkpoint a new run of `job` continues from, or None for a fresh run."""
         from dip_engine import restore
-        self._pending = None
+        self._pending, self.note = None, ""
         if self.checkpoint is None or not (self.resume_next or force):
             return None
         try:
             restore.check_resume(job, self.checkpoint)
         except restore.JobError as e:
-            self.w.flash(f"Starting a new run: {e}", 8000)
+            self.note = f"Starting a new run: {e}."
             return None
         self._pending = self.checkpoint
         return self.checkpoint

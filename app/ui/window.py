@@ -480,13 +480,13 @@ class MainWindow(QMainWindow):
         self.banner.show_message(text, kind)
         self.flash(text)
         if kind != "error":
-            QTimer.singleShot(10000, lambda t=text: self.banner.text.text() == t and self.banner.kind != "error"
+            QTimer.singleShot(10000, self.banner, lambda t=text: self.banner.text.text() == t and self.banner.kind != "error"
                               and self.banner.hide())
 
     def flash(self, text: str, ms: int = 6000) -> None:
         """A short message in the status bar's hint area; the tool hint comes back afterwards."""
         self.hint_label.setText(text)
-        QTimer.singleShot(ms, lambda t=text: self.hint_label.text() == t and self._update_hint())
+        QTimer.singleShot(ms, self.hint_label, lambda t=text: self.hint_label.text() == t and self._update_hint())
 
     def show_error(self, text: str) -> None:
         self.notify(text, "error")
@@ -998,7 +998,8 @@ class MainWindow(QMainWindow):
         self._refresh_view()
         self._update_actions()
         self._update_hint()
-        notes = ([f"Continuing the saved run from iteration {ckpt.get('iteration', 0)}."] if ckpt else []) + pl.notes
+        notes = ([f"Continuing the saved run from iteration {ckpt.get('iteration', 0)}."] if ckpt else
+                 [self.projects.note] if self.projects.note else []) + pl.notes
         self.run_panel.message.setText(f"{TASK_LABELS[job.task]} · {self.task_panel.preset_combo.currentText()} "
                                        f"preset. " + " ".join(notes))
         self.run_panel.message.setToolTip("\n".join(notes))
