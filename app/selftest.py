@@ -3,7 +3,7 @@
 It checks what a frozen bundle most often gets wrong: Qt's platform and image-format plugins
 (the SVG icons render), the style sheet and the sample photo are found, the engine (torch,
 OpenCV, Pillow) imports, and a fit runs on the app's worker thread and hands frames to the
-window. Settings go to a temporary file, so the user's are never touched. It prints one line
+window. Settings and autosave go to a temporary folder, so the user's are never touched. It prints one line
 (when there is a stdout at all: a windowed build has none) and returns 0, or 1 with the reason.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 
 CROP = (64, 48)          # width, height of the piece of the sample photo that is restored
 ITERATIONS = 10
@@ -49,6 +50,19 @@ def _check(ok: bool, message: str) -> None:
         raise SelftestError(message)
 
 
+@contextmanager
+def _environ(name: str, value: str):
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
 def _wait(app, condition, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -80,7 +94,8 @@ def _selftest(t0: float) -> str:
     import qasync  # noqa: F401 - main() needs it; prove it was bundled
 
     from app.ui.window import MainWindow
-    with tempfile.TemporaryDirectory(prefix="dip-studio-selftest-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="dip-studio-selftest-") as tmp, \
+            _environ("DIP_STUDIO_DATA_DIR", tmp):             # autosave: app.model.autosave
         settings = QSettings(os.path.join(tmp, "settings.ini"), QSettings.Format.IniFormat)
         window = MainWindow(settings)
         window.confirm = lambda title, text: True

@@ -169,7 +169,8 @@ def test_nothing_a_real_fit_or_the_app_imports_is_excluded(spec):
         window = MainWindow(QSettings(ini, QSettings.Format.IniFormat))
         print(json.dumps(sorted(sys.modules)))
     """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240, cwd=REPO)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240, cwd=REPO,
+                         check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     engine_loaded, app_loaded = (json.loads(line) for line in out.stdout.strip().splitlines()[-2:])
     assert [m for m in engine_loaded if _excluded(m, spec["ENGINE_EXCLUDES"])] == []
@@ -178,6 +179,6 @@ def test_nothing_a_real_fit_or_the_app_imports_is_excluded(spec):
 
 def test_build_tools_are_pinned():
     constraints = (REPO / "constraints.txt").read_text(encoding="utf-8")
-    assert re.search(r"^pyinstaller==\S+$", constraints, re.M | re.I)
-    assert re.search(r"^pyinstaller-hooks-contrib==\S+$", constraints, re.M | re.I)
-    assert re.search(r'^build = \["pyinstaller', (REPO / "pyproject.toml").read_text(encoding="utf-8"), re.M)
+    assert re.search(r"^pyinstaller==\S+$", constraints, re.MULTILINE | re.IGNORECASE)
+    assert re.search(r"^pyinstaller-hooks-contrib==\S+$", constraints, re.MULTILINE | re.IGNORECASE)
+    assert re.search(r'^build = \["pyinstaller', (REPO / "pyproject.toml").read_text(encoding="utf-8"), re.MULTILINE)

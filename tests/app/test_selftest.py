@@ -64,14 +64,16 @@ def test_output_paths_the_app_uses_do_not_crash_without_streams():
     """
     with tempfile.TemporaryDirectory() as tmp:
         flag = os.path.join(tmp, "flag")
-        r = subprocess.run([sys.executable, "-c", code, flag], capture_output=True, text=True, timeout=60)
+        r = subprocess.run([sys.executable, "-c", code, flag], capture_output=True, text=True, timeout=60,
+                           check=False)
         assert r.returncode == 0, r.stderr
-        assert open(flag).read() == "survived"
+        with open(flag, encoding="utf-8") as f:
+            assert f.read() == "survived"
 
 
 def test_worker_error_path_without_streams(no_streams):
-    from app.worker import FitWorker, _Mailbox
     from app.model.history import SnapshotPolicy
+    from app.worker import FitWorker, _Mailbox
 
     def run_fn(job, control):
         raise RuntimeError("unexpected")
