@@ -74,6 +74,8 @@ def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, cu
                 full = base.copy()
                 full[t:b, l:r] = step.image
             curve.append([step.iteration, round(_score(case, full)[0], 3)])
+            print(f"{case_name} {preset} it {step.iteration} {step.elapsed_s:.0f}s psnr {curve[-1][1]} "
+                  f"peak {step.peak_iteration}", file=sys.stderr, flush=True)
         last = step
     wall = time.perf_counter() - t0
     out = {"case": case_name, "preset": preset, "task": case.task, "crop": crop,

@@ -60,14 +60,14 @@ def _ours(task: str, name: str) -> Preset:
             "balanced": "Medium network with auto-stop: the everyday choice.",
             "quality": "The paper's full-size network with auto-stop: slowest, most detail."}[name]
     iters = {"fast": 1500, "balanced": 2500, "quality": 4000}[name]
-    base = Preset(name, text, iters, channels=width)
+    base = Preset(name, text, iters, channels=width, ema_warmup=True, es_patience=300)
     if task == "jpeg":
         return replace(base, iterations=iters * 4 // 5)
     if task == "sr":
         return replace(base, reg_noise=0.03)
     if task == "inpaint":
         return replace(base, skip_channels=width, upsample="nearest", reg_noise=0.03, region=True,
-                       iterations=iters * 2)
+                       iterations=iters + 500)
     return base
 
 
