@@ -8,13 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import zipfile
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from dip_engine import imageio, project, restore
 from dip_engine.imageio import Photo
