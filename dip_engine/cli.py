@@ -109,13 +109,17 @@ def _check_output(out: Path, inp: Path, overwrite: bool) -> None:
         raise UsageError(f"{out}: already exists: choose another name or pass --overwrite")
 
 
-def _job(args) -> restore.Job:
+def _check_numbers(args) -> None:
     for name in ("iters", "threads", "every"):
         v = getattr(args, name)
         if v is not None and v < 1:
             raise UsageError(f"--{name} must be at least 1, not {v}")
     if not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be 1 to 100, not {args.quality}")
+
+
+def _job(args) -> restore.Job:
+    _check_numbers(args)
     if args.task == "sr" and args.scale not in restore.SCALES:
         raise UsageError(f"--scale must be a whole number from 2 to 8, not {args.scale}")
     photo = imageio.load_image(args.input)
@@ -153,12 +157,7 @@ def _check_project_output(path: Path, overwrite: bool) -> Path:
 
 
 def _resume_job(args) -> tuple[restore.Job, projects.Project]:
-    for name in ("iters", "threads", "every"):
-        v = getattr(args, name)
-        if v is not None and v < 1:
-            raise UsageError(f"--{name} must be at least 1, not {v}")
-    if not 1 <= args.quality <= 100:
-        raise UsageError(f"--quality must be 1 to 100, not {args.quality}")
+    _check_numbers(args)
     try:
         proj = projects.load_project(args.project)
     except projects.ProjectError as e:

@@ -1164,19 +1164,26 @@ class MainWindow(QMainWindow):
         if self._closing:
             QTimer.singleShot(0, self.close)
 
+    def _snapshot_photo(self, snap: Snapshot):
+        """The full-resolution Photo of a history snapshot, or None (with a message) when it was
+        kept for viewing only or cannot be built."""
+        from dip_engine import restore
+        if not snap.restorable:
+            self.notify(f"Iteration {snap.iteration} was kept for viewing only (to save memory on a big photo): "
+                        "pick a later snapshot.", "info")
+            return None
+        try:
+            return restore.compose(self.job, snap.float_image(), snap.region)
+        except Exception as e:  # noqa: BLE001 - a message, never a traceback dialog
+            self.show_error(f"Could not build the snapshot of iteration {snap.iteration}: {e}")
+            return None
+
     def make_result(self, snap: Snapshot) -> bool:
         """Turn a history snapshot into the result (full resolution, via restore.compose)."""
         if self.job is None or self.runner.busy:
             return False
-        if not snap.restorable:
-            self.notify(f"Iteration {snap.iteration} was kept for viewing only (to save memory on a big photo): "
-                        "pick a later snapshot.", "info")
-            return False
-        from dip_engine import restore
-        try:
-            photo = restore.compose(self.job, snap.float_image(), snap.region)
-        except Exception as e:  # noqa: BLE001
-            self.show_error(f"Could not make that snapshot the result: {e}")
+        photo = self._snapshot_photo(snap)
+        if photo is None:
             return False
         self.result = photo
         self.result_key = snap
@@ -1308,15 +1315,8 @@ class MainWindow(QMainWindow):
 
     def save_snapshot_to(self, snap: Snapshot, path: str, quality: int | None = None,
                          overwrite: bool = False, confirmed: bool = False) -> bool:
-        from dip_engine import restore
-        if not snap.restorable:
-            self.notify(f"Iteration {snap.iteration} was kept for viewing only (to save memory on a big photo): "
-                        "pick a later snapshot.", "info")
-            return False
-        try:
-            photo = restore.compose(self.job, snap.float_image(), snap.region)
-        except Exception as e:  # noqa: BLE001
-            self.show_error(f"Could not build that snapshot: {e}")
+        photo = self._snapshot_photo(snap)
+        if photo is None:
             return False
         meta = dict(self.result_meta or {})
         if meta:
