@@ -132,6 +132,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int)
     ap.add_argument("--reference", action="store_true", help="run `paper` to completion into reference.json")
     ap.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    ap.add_argument("--rescore", action="store_true",
+                    help="refill paper_psnr in --out from reference.json (after a later --reference run)")
     ap.add_argument("--one", nargs=2, metavar=("CASE", "PRESET"), help=argparse.SUPPRESS)
     ap.add_argument("--probe-only", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -147,6 +149,8 @@ def main(argv=None) -> int:
     names = a.cases.split(",")
     ref_path = RESULTS / "reference.json"
     reference = json.loads(ref_path.read_text()) if ref_path.exists() else {}
+    if a.rescore:
+        return rescore(a.out, reference)
     if a.reference:
         for name in names:
             r = _subprocess([name, "paper", "--stop", "never", "--curve-every", str(a.curve_every or 50), *common])
@@ -173,10 +177,11 @@ def main(argv=None) -> int:
             print(f"{name} {preset}: {r['psnr']} dB (paper {r['paper_psnr']}), {r['iterations']} it, "
                   f"{r['wall_s']} s, ratio {r['time_ratio']}", file=sys.stderr)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"machine": machine(), "results": rows}, indent=1))
+    command = " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])])
+    a.out.write_text(json.dumps({"machine": machine(), "command": command, "results": rows}, indent=1))
     print(table(rows))
     if a.out == RESULTS / "latest.json":
-        _update_readme(rows, " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])]))
+        _update_readme(rows, command)
     return 0
 
 
@@ -190,6 +195,17 @@ def _update_readme(rows: list[dict], command: str) -> None:
     body = (f"\nMachine: {m['cores']} cores ({m['cpu']}), torch {m['torch']}, {m['date']}. Command: `{command}`\n\n"
             f"{table(rows)}\n")
     readme.write_text(f"{head}<!-- results -->{body}<!-- /results -->{tail}")
+
+
+def rescore(out: Path, reference: dict) -> int:
+    data = json.loads(out.read_text())
+    for r in data["results"]:
+        r["paper_psnr"] = reference.get(f"{r['case']}@{r['crop'] or 'full'}", {}).get("best_psnr")
+    out.write_text(json.dumps(data, indent=1))
+    print(table(data["results"]))
+    if out == RESULTS / "latest.json":
+        _update_readme(data["results"], data.get("command", "python -m bench.run"))
+    return 0
 
 
 def table(rows: list[dict]) -> str:
