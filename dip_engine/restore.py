@@ -249,7 +249,8 @@ def _plan_inpaint(job: Job, preset: presets.Preset, est, base: Plan) -> Plan:
         return f"{len(rs)} separate crops around {len(rs)} groups of marks"
 
     single = crop_around(mask, preset.margin) if preset.region else whole(H, W)
-    groups = regions.clusters(mask, preset.margin)
+    # Presets that fit the whole photo (the paper's) are never split, so references stay faithful.
+    groups = regions.clusters(mask, preset.margin) if preset.region else []
     if 1 < len(groups) <= MAX_CLUSTERS and sum(regions.area(g) for g, _ in groups) < CLUSTER_WORTH * regions.area(single):
         rs, masks = [g for g, _ in groups], [m for _, m in groups]
     else:

@@ -314,3 +314,13 @@ def test_inpaint_fits_one_crop_per_cluster_of_marks():
     assert not np.array_equal(out[10:16, 12:20], p.data[10:16, 12:20])
     assert not np.array_equal(out[140:148, 180:190], p.data[140:148, 180:190])
     assert all(s.image.shape == (160, 200, 3) for s in steps if s.image is not None)
+
+
+def test_whole_photo_presets_are_never_split_into_crops():
+    p = photo(h=120, w=160)
+    mask = np.zeros((120, 160), bool)
+    mask[5:15, 5:15] = True
+    mask[100:110, 140:150] = True  # two marks far apart
+    assert len(restore.plan(restore.Job("inpaint", p, mask=mask, preset="fast")).regions) == 2
+    plan = restore.plan(restore.Job("inpaint", p, mask=mask, preset="paper-holes"))
+    assert plan.regions == [(0, 0, 120, 160)]
