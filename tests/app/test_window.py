@@ -47,7 +47,7 @@ def test_open_through_menu_action_and_shortcuts(window, tiny_photo, monkeypatch)
 def test_drop_and_paste_open_photos(window, tiny_photo, big_photo):
     md = QMimeData()
     md.setUrls([QUrl.fromLocalFile(big_photo)])
-    enter = QDragEnterEvent(QPointF(50, 50), Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton,
+    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window.canvas, enter)
     assert enter.isAccepted()
