@@ -95,6 +95,25 @@ def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, cu
     return out
 
 
+def _crops(text: str) -> dict:
+    """'128' -> {None: 128}; '128,zebra_sr4=48' -> {None: 128, 'zebra_sr4': 48}."""
+    out = {}
+    for part in filter(None, text.split(",")):
+        name, _, size = part.rpartition("=")
+        out[name or None] = int(size)
+    return out
+
+
+def _key(name: str, crop: int | None) -> str:
+    return f"{name}@{crop or 'full'}"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def _subprocess(args: list[str]) -> dict:
     cmd = [sys.executable, "-m", "bench.run", "--one", *args]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[1])
@@ -124,7 +143,9 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", default=",".join(bench_cases.NAMES))
     ap.add_argument("--presets", default="balanced")
-    ap.add_argument("--crop", type=int, help="centre crop side in pixels (SR: of the low-resolution input)")
+    ap.add_argument("--crop", type=_crops, default={},
+                    help="centre crop side in pixels (SR: of the low-resolution input); per case with "
+                         "e.g. 128,zebra_sr4=48")
     ap.add_argument("--iters", type=int, help="override the iteration budget")
     ap.add_argument("--stop", default="auto", choices=("auto", "never"))
     ap.add_argument("--curve-every", type=int, default=50, help="PSNR curve sampling (0: none)")
@@ -140,9 +161,16 @@ def main(argv=None) -> int:
     if not bench_cases.DATA.is_dir():
         print(f"bench: the paper's images are not at {bench_cases.DATA}", file=sys.stderr)
         return 2
-    common = (["--crop", str(a.crop)] if a.crop else []) + (["--threads", str(a.threads)] if a.threads else [])
+    threads = ["--threads", str(a.threads)] if a.threads else []
+
+    def crop(name: str) -> int | None:
+        return a.crop.get(name, a.crop.get(None))
+
+    def common(name: str) -> list[str]:
+        return (["--crop", str(crop(name))] if crop(name) else []) + threads
+
     if a.one:
-        r = run_one(a.one[0], a.one[1], a.crop, a.iters, a.curve_every, a.stop,
+        r = run_one(a.one[0], a.one[1], crop(a.one[0]), a.iters, a.curve_every, a.stop,
                     probe=a.probe if a.probe_only else None, threads=a.threads)
         print(json.dumps(r))
         return 0
@@ -153,23 +181,25 @@ def main(argv=None) -> int:
         return rescore(a.out, reference)
     if a.reference:
         for name in names:
-            r = _subprocess([name, "paper", "--stop", "never", "--curve-every", str(a.curve_every or 50), *common])
+            r = _subprocess([name, "paper", "--stop", "never", "--curve-every", str(a.curve_every or 50), *common(name)])
             r["best_psnr"] = max(p for _, p in r["curve"]) if r["curve"] else r["psnr"]
             r["best_iteration"] = max(r["curve"], key=lambda c: c[1])[0] if r["curve"] else r["iterations"]
             r["machine"] = machine()
-            reference[f"{name}@{a.crop or 'full'}"] = r
-            ref_path.write_text(json.dumps(reference, indent=1))
+            # Re-read: reference runs of other cases may have finished meanwhile in parallel.
+            reference = json.loads(ref_path.read_text()) if ref_path.exists() else {}
+            reference[_key(name, crop(name))] = r
+            _write_atomic(ref_path, json.dumps(reference, indent=1))
             print(f"{name}: paper best {r['best_psnr']} dB at {r['best_iteration']}, {r['s_per_iter']} s/it", file=sys.stderr)
         return 0
     rows = []
     for name in names:
-        paper = _subprocess([name, "paper", "--probe-only", "--probe", str(a.probe), *common])
-        ref = reference.get(f"{name}@{a.crop or 'full'}", {})
+        paper = _subprocess([name, "paper", "--probe-only", "--probe", str(a.probe), *common(name)])
+        ref = reference.get(_key(name, crop(name)), {})
         for preset in a.presets.split(","):
             r = _subprocess([name, preset, "--stop", a.stop, "--curve-every", str(a.curve_every),
-                             *(["--iters", str(a.iters)] if a.iters else []), *common])
+                             *(["--iters", str(a.iters)] if a.iters else []), *common(name)])
             r["paper_s_per_iter"] = paper["s_per_iter"]
-            r["paper_iterations"] = bench_cases.build(name, a.crop).paper_iterations
+            r["paper_iterations"] = bench_cases.build(name, crop(name)).paper_iterations
             r["paper_psnr"] = ref.get("best_psnr")
             r["paper_peak_rss_mb"] = paper["peak_rss_mb"]
             r["time_ratio"] = round(r["wall_s"] / (r["paper_s_per_iter"] * r["paper_iterations"]), 4)
@@ -200,7 +230,7 @@ def _update_readme(rows: list[dict], command: str) -> None:
 def rescore(out: Path, reference: dict) -> int:
     data = json.loads(out.read_text())
     for r in data["results"]:
-        r["paper_psnr"] = reference.get(f"{r['case']}@{r['crop'] or 'full'}", {}).get("best_psnr")
+        r["paper_psnr"] = reference.get(_key(r["case"], r["crop"]), {}).get("best_psnr")
     out.write_text(json.dumps(data, indent=1))
     print(table(data["results"]))
     if out == RESULTS / "latest.json":
