@@ -54,7 +54,9 @@ def main(argv=None):
     curve = []
     for s in fit(prob, p, iterations=a.iters, seed=a.seed, auto_stop=False, preview_every=a.every, control=control):
         if s.image is not None:
-            ps = _score(case, s.image)[0]
+            # Inpainting results keep every known pixel (restore.compose): score what is saved.
+            img = np.where(case.mask[..., None], s.image, case.observed) if case.task == "inpaint" else s.image
+            ps = _score(case, img)[0]
             curve.append((s.iteration, round(s.elapsed_s, 1), round(ps, 2), s.peak_iteration))
             best = max(best, (ps, s.iteration, s.elapsed_s))
             print(f"it {s.iteration:5d}  t {s.elapsed_s:7.1f}s  psnr {ps:6.2f}  peak {s.peak_iteration}", flush=True)

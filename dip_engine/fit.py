@@ -130,6 +130,15 @@ def _first(v):
     return v if isinstance(v, int) else v[0]
 
 
+def make_optimizer(net: nn.Module, lr: float) -> torch.optim.Adam:
+    """Adam with its fused kernel where the device has one: 5-10 % less time per iteration on a
+    CPU for small nets (bench/README.md), same update rule."""
+    try:
+        return torch.optim.Adam(net.parameters(), lr=lr, fused=True)
+    except (RuntimeError, ValueError, TypeError):  # no fused kernel for this device or dtype
+        return torch.optim.Adam(net.parameters(), lr=lr, foreach=True)
+
+
 def padded_size(size: tuple[int, int], multiple: int, min_size: int = 0) -> tuple[int, int]:
     """The smallest size >= `size` (and >= min_size) made of whole multiples: pad, never crop."""
     return tuple(max(math.ceil(s / multiple) * multiple, min_size) for s in size)  # type: ignore[return-value]
@@ -170,7 +179,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     obs = problem.observation.to(device)
     weight = problem.weight.to(device) if problem.weight is not None else None
     op = problem.operator.to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=lr or preset.lr)
+    opt = make_optimizer(net, lr or preset.lr)
 
     def forward(inp: torch.Tensor) -> torch.Tensor:
         out = net(inp, (H, W)) if isinstance(net, nets.DeepDecoder) else net(inp)

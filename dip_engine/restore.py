@@ -34,6 +34,11 @@ MIN_OVERLAP = 16     # automatic overlap: tile // 8, at least this
 TILE_STEP = 32       # automatic tile sides are rounded down to a multiple of this
 CLUSTER_WORTH = 0.6  # fit marks far apart in separate crops when those cover less than this share of one crop
 MAX_CLUSTERS = 8     # ... and when there are at most this many (each crop is a fit of its own)
+# ... and only when the one crop around all marks is at least this large: below it an iteration
+# costs little more than one of a small crop (fixed per-step costs dominate), each crop runs the
+# whole iteration budget, and large holes lose context (bench: library holes at 128 px, split in
+# two 26.45 dB in 4000 iterations, whole 27.31 dB in 450).
+CLUSTER_MIN_AREA = 256 * 256
 
 
 class JobError(ValueError):
@@ -251,7 +256,7 @@ def _plan_inpaint(job: Job, preset: presets.Preset, est, base: Plan) -> Plan:
     single = crop_around(mask, preset.margin) if preset.region else whole(H, W)
     # Presets that fit the whole photo (the paper's) are never split, so references stay faithful.
     groups = regions.clusters(mask, preset.margin) if preset.region else []
-    if 1 < len(groups) <= MAX_CLUSTERS and sum(regions.area(g) for g, _ in groups) < CLUSTER_WORTH * regions.area(single):
+    if 1 < len(groups) <= MAX_CLUSTERS and regions.area(single) >= CLUSTER_MIN_AREA and sum(regions.area(g) for g, _ in groups) < CLUSTER_WORTH * regions.area(single):
         rs, masks = [g for g, _ in groups], [m for _, m in groups]
     else:
         rs, masks = [single], None

@@ -299,10 +299,10 @@ def test_inpaint_narrows_the_margin_when_the_crop_is_over_budget(monkeypatch):
 
 
 def test_inpaint_fits_one_crop_per_cluster_of_marks():
-    p = photo(h=160, w=200, bits=16)
-    mask = np.zeros((160, 200), bool)
+    p = photo(h=300, w=400, bits=16)
+    mask = np.zeros((300, 400), bool)
     mask[10:16, 12:20] = True
-    mask[140:148, 180:190] = True
+    mask[280:288, 380:390] = True
     job = restore.Job("inpaint", p, mask=mask, preset="fast", iters=2, channels=8, preview_every=1)
     pl = restore.plan(job)
     assert len(pl.regions) == 2 and "2 separate crops" in pl.notes[0]
@@ -312,15 +312,23 @@ def test_inpaint_fits_one_crop_per_cluster_of_marks():
     out = last.result.data
     assert np.array_equal(out[~mask], p.data[~mask])
     assert not np.array_equal(out[10:16, 12:20], p.data[10:16, 12:20])
-    assert not np.array_equal(out[140:148, 180:190], p.data[140:148, 180:190])
-    assert all(s.image.shape == (160, 200, 3) for s in steps if s.image is not None)
+    assert not np.array_equal(out[280:288, 380:390], p.data[280:288, 380:390])
+    assert all(s.image.shape == (300, 400, 3) for s in steps if s.image is not None)
+
+
+def test_small_photos_are_not_split_into_crops_per_mark():
+    p = photo(h=128, w=128)
+    mask = np.zeros((128, 128), bool)
+    mask[2:10, 100:126] = True
+    mask[110:126, 4:30] = True  # far apart, but the whole 128x128 fit is cheap and gives more context
+    assert restore.plan(restore.Job("inpaint", p, mask=mask, preset="fast")).regions == [(0, 0, 128, 128)]
 
 
 def test_whole_photo_presets_are_never_split_into_crops():
-    p = photo(h=120, w=160)
-    mask = np.zeros((120, 160), bool)
+    p = photo(h=300, w=400)
+    mask = np.zeros((300, 400), bool)
     mask[5:15, 5:15] = True
-    mask[100:110, 140:150] = True  # two marks far apart
+    mask[280:290, 380:390] = True  # two marks far apart
     assert len(restore.plan(restore.Job("inpaint", p, mask=mask, preset="fast")).regions) == 2
     plan = restore.plan(restore.Job("inpaint", p, mask=mask, preset="paper-holes"))
-    assert plan.regions == [(0, 0, 120, 160)]
+    assert plan.regions == [(0, 0, 300, 400)]
