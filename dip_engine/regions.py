@@ -51,6 +51,20 @@ def grow(box: Region, shape: tuple[int, int], margin: float, min_margin: int = 2
     return t, l, b, r
 
 
+def thickness(mask: np.ndarray) -> float:
+    """Radius in px of the largest disc inside the marks (0 for none): a few px for text and
+    scratches, tens for objects and holes."""
+    import cv2
+
+    box = mask_box(mask)
+    if box is None:
+        return 0.0
+    h, w = mask.shape
+    t, l, b, r = max(box[0] - 1, 0), max(box[1] - 1, 0), min(box[2] + 1, h), min(box[3] + 1, w)
+    dist = cv2.distanceTransform(mask[t:b, l:r].astype(np.uint8), cv2.DIST_L2, 5)
+    return float(dist.max())
+
+
 def whole(height: int, width: int) -> Region:
     return 0, 0, height, width
 

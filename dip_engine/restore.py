@@ -66,10 +66,11 @@ class Job:
     preview_every: int = 10
     tile: int | None = None          # denoise/jpeg/sr: work in tiles of at most this side (input px)
     overlap: int | None = None       # ... overlapping by this many px (default tile // 8, at least 16)
+    _holes: bool | None = field(default=None, init=False, repr=False, compare=False)  # cache of holes()
 
     def settings(self) -> presets.Preset:
-        """The preset with this job's overrides applied."""
-        p = presets.get(self.task, self.preset)
+        """The preset with this job's overrides applied (for inpainting, the one for its marks)."""
+        p = presets.get(self.task, self.preset, holes=self.holes())
         if self.channels:
             p = replace(p, channels=self.channels)
         if self.iters:
@@ -77,6 +78,13 @@ class Job:
         if self.lr:
             p = replace(p, lr=self.lr)
         return p
+
+    def holes(self) -> bool:
+        """Inpainting of marks thicker than presets.HOLE_RADIUS: objects or large holes."""
+        if self._holes is None:
+            self._holes = (self.task == "inpaint" and self.mask is not None
+                           and regions.thickness(self.mask) > presets.HOLE_RADIUS)
+        return self._holes
 
 
 def check(job: Job) -> None:

@@ -104,3 +104,12 @@ def test_clusters_split_far_marks_and_merge_near_ones():
 def test_scaled_and_area():
     assert regions.scaled((1, 2, 3, 4), 3) == (3, 6, 9, 12)
     assert regions.area((1, 2, 3, 5)) == 6
+
+
+def test_thickness_is_the_radius_of_the_largest_disc_inside_the_marks():
+    mask = np.zeros((60, 80), bool)
+    assert regions.thickness(mask) == 0.0
+    mask[10:13, 5:70] = True           # a 3 px stroke, like text or a scratch
+    assert 1 <= regions.thickness(mask) <= 2.5
+    mask[30:58, 40:68] = True          # a 28 px blob, like an object
+    assert 13 <= regions.thickness(mask) <= 15

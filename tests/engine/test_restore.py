@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from dip_engine import memory, regions, restore
+from dip_engine import memory, presets, regions, restore
 from dip_engine.fit import Step
 from dip_engine.imageio import Photo
 from tests.conftest import smooth_image
@@ -332,3 +332,20 @@ def test_whole_photo_presets_are_never_split_into_crops():
     assert len(restore.plan(restore.Job("inpaint", p, mask=mask, preset="fast")).regions) == 2
     plan = restore.plan(restore.Job("inpaint", p, mask=mask, preset="paper-holes"))
     assert plan.regions == [(0, 0, 300, 400)]
+
+
+def test_thick_marks_get_the_large_hole_network_and_thin_ones_the_skip_network():
+    p = photo(h=96, w=96)
+    thin = np.zeros((96, 96), bool)
+    thin[40:43, 10:80] = True
+    thick = np.zeros((96, 96), bool)
+    thick[30:70, 30:70] = True
+    for preset in ("fast", "balanced", "quality"):
+        text = restore.Job("inpaint", p, mask=thin, preset=preset).settings()
+        hole = restore.Job("inpaint", p, mask=thick, preset=preset).settings()
+        assert text.skip_channels and text.scales == 5
+        assert hole.skip_channels == 0 and hole.scales == 6 and hole.iterations < text.iterations
+    assert restore.Job("inpaint", p, mask=thick, preset="paper").settings() == presets.get("inpaint", "paper")
+    job = restore.Job("inpaint", p, mask=thick, preset="fast", iters=3)
+    last = list(restore.run(job))[-1]
+    assert last.done and not np.array_equal(last.result.data[thick], p.data[thick])
