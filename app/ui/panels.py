@@ -70,6 +70,7 @@ class TaskPanel(QWidget):
         self._presets = presets_module
         self._loading = False
         self._overrides: dict[str, object] = {}
+        self._holes = False  # inpainting marks are objects / large holes (another network)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(8)
@@ -191,10 +192,17 @@ class TaskPanel(QWidget):
         self.preset_combo.setCurrentIndex(idx)
         self.preset_combo.blockSignals(False)
 
+    def set_holes(self, holes: bool) -> None:
+        """The painted marks are objects or large holes (thicker than presets.HOLE_RADIUS): show
+        the values of the network the engine will use for them."""
+        if holes != self._holes:
+            self._holes = holes
+            self._show_preset_values()
+
     def _show_preset_values(self) -> None:
         task, name = self.task(), self.preset_combo.currentData()
         try:
-            pr = self.presets().get(task, name)
+            pr = self.presets().get(task, name, holes=self._holes and task == "inpaint")
         except Exception:
             return
         self._loading = True

@@ -207,6 +207,8 @@ class MainWindow(QMainWindow):
         sv.setContentsMargins(16, 14, 16, 12)
         sv.setSpacing(12)
         self.task_panel = TaskPanel()
+        self._holes_timer = QTimer(self, singleShot=True, interval=250)
+        self._holes_timer.timeout.connect(self._measure_holes)
         sv.addWidget(self.task_panel)
         self.mask_sep = self._separator()
         sv.addWidget(self.mask_sep)
@@ -806,11 +808,17 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _mask_changed(self) -> None:
+        self._holes_timer.start()  # measure the marks' thickness once painting pauses
         if self.mask_model is not None:
             self.mask_panel.set_info(self.mask_model.count(), self.mask_model.width * self.mask_model.height)
             if hasattr(self, "projects"):
                 self.projects.document_changed()      # autosave after a quiet spell
         self._update_actions()
+
+    def _measure_holes(self) -> None:
+        from dip_engine import presets, regions
+        holes = self.mask_model is not None and regions.thickness(self.mask_model.array) > presets.HOLE_RADIUS
+        self.task_panel.set_holes(holes)
 
     def _mask_op(self, fn) -> None:
         if self.mask_model is None or self.runner.busy:

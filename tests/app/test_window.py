@@ -290,3 +290,24 @@ def test_keyboard_shortcuts_reach_the_actions(window, big_photo, qtbot):
     size = c.brush_size
     qtbot.keyClick(c, Qt.Key.Key_BracketRight)
     assert c.brush_size > size
+
+
+def test_thick_marks_switch_the_shown_preset_to_the_large_hole_network(window, big_photo, qtbot):
+    from dip_engine import presets
+    window.open_path(big_photo)
+    window.task_panel.task_buttons["inpaint"].click()
+    window.actions_["brush"].trigger()
+    tp = window.task_panel
+    name = tp.preset_combo.currentData()
+    text_net, hole_net = presets.get("inpaint", name), presets.get("inpaint", name, holes=True)
+    assert tp.iters_spin.value() == text_net.iterations
+    window.canvas.set_brush_size(6)                       # a scratch
+    _stroke(qtbot, window.canvas, [(100, 100), (200, 100)])
+    qtbot.wait(400)
+    assert tp.iters_spin.value() == text_net.iterations and "Large holes" not in tp.preset_hint.text()
+    window.canvas.set_brush_size(60)                      # an object
+    _stroke(qtbot, window.canvas, [(150, 200), (220, 200)])
+    qtbot.waitUntil(lambda: tp.iters_spin.value() == hole_net.iterations, timeout=2000)
+    assert "Large holes" in tp.preset_hint.text()
+    window.actions_["undo"].trigger()
+    qtbot.waitUntil(lambda: tp.iters_spin.value() == text_net.iterations, timeout=2000)
