@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from dip_engine import presets
+
 TASK_LABELS = {
     "denoise": "Denoise",
     "jpeg": "JPEG clean-up",
@@ -34,7 +36,7 @@ def preset_label(name: str) -> str:
 @dataclass
 class TaskSettings:
     task: str = "inpaint"
-    preset: str = "balanced"
+    preset: str = presets.DEFAULT
     scale: int = 2
     iters: int | None = None        # None: the preset's value
     lr: float | None = None

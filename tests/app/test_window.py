@@ -244,7 +244,7 @@ def test_settings_persist_and_reset(qtbot, settings, tiny_photo):
     assert w2.last_folder() != ""
     w2.actions_["reset_settings"].trigger()
     s = w2.task_panel.settings()
-    assert (s.task, s.preset, s.seed) == ("inpaint", "balanced", 0)
+    assert (s.task, s.preset, s.seed) == ("inpaint", "fast", 0)
     assert w2.recent == [] and w2.canvas.brush_size == 40
     w2.close()
 
