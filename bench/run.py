@@ -153,6 +153,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int)
     ap.add_argument("--reference", action="store_true", help="run `paper` to completion into reference.json")
     ap.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    ap.add_argument("--update", action="store_true",
+                    help="replace only this run's case x preset rows in --out, keep the others")
     ap.add_argument("--rescore", action="store_true",
                     help="refill paper_psnr in --out from reference.json (after a later --reference run)")
     ap.add_argument("--one", nargs=2, metavar=("CASE", "PRESET"), help=argparse.SUPPRESS)
@@ -208,7 +210,14 @@ def main(argv=None) -> int:
                   f"{r['wall_s']} s, ratio {r['time_ratio']}", file=sys.stderr)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     command = " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])])
-    a.out.write_text(json.dumps({"machine": machine(), "command": command, "results": rows}, indent=1))
+    if a.update and a.out.exists():
+        old = json.loads(a.out.read_text())
+        done = {(r["case"], r["preset"]) for r in rows}
+        order = {n: i for i, n in enumerate(bench_cases.NAMES)}
+        rows = sorted([r for r in old["results"] if (r["case"], r["preset"]) not in done] + rows,
+                      key=lambda r: (order.get(r["case"], len(order)), r["preset"]))
+        command = f"{old.get('command', '')}; {command}"
+    _write_atomic(a.out, json.dumps({"machine": machine(), "command": command, "results": rows}, indent=1))
     print(table(rows))
     if a.out == RESULTS / "latest.json":
         _update_readme(rows, command)
@@ -222,7 +231,8 @@ def _update_readme(rows: list[dict], command: str) -> None:
     head, _, rest = text.partition("<!-- results -->")
     _, _, tail = rest.partition("<!-- /results -->")
     m = machine()
-    body = (f"\nMachine: {m['cores']} cores ({m['cpu']}), torch {m['torch']}, {m['date']}. Command: `{command}`\n\n"
+    commands = ", then ".join(f"`{c}`" for c in command.split("; "))
+    body = (f"\nMachine: {m['cores']} cores ({m['cpu']}), torch {m['torch']}, {m['date']}. Commands: {commands}\n\n"
             f"{table(rows)}\n")
     readme.write_text(f"{head}<!-- results -->{body}<!-- /results -->{tail}")
 
