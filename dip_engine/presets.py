@@ -5,11 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 
 TASKS = ("denoise", "jpeg", "sr", "inpaint")
-DEFAULT = "fast"  # the preset the bench holds to the paper's quality in 1/20 of its time
-# Inpainting marks thicker than this (radius in px of the largest disc inside them) are holes or
-# objects, thinner ones text and scratches: the two want different networks (paper, fig. 8).
-# The bench's masks: kate's text 3.6 px, library's holes 18-35 px, the vase 23 px.
-HOLE_RADIUS = 8.0
+DEFAULT = "fast"  # the preset the bench measures against the paper's (bench/README.md)
 
 
 @dataclass(frozen=True)
@@ -103,7 +99,7 @@ def names(task: str) -> list[str]:
 
 def get(task: str, name: str = DEFAULT, holes: bool = False) -> Preset:
     """The preset `name` for `task`; ValueError names the valid choices. `holes`: inpainting of
-    marks thicker than HOLE_RADIUS (objects, large holes), which our presets fit with another net."""
+    objects and large holes (`regions.large_holes`), which our presets fit with another net."""
     _check_task(task)
     if name not in names(task):
         raise ValueError(f"unknown preset '{name}' for {task}: choose one of {', '.join(names(task))}")

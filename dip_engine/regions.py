@@ -10,6 +10,10 @@ Region = tuple[int, int, int, int]  # (top, left, bottom, right), bottom/right e
 
 # Below this fraction of the photo a crop pays; above it the whole photo is fitted.
 CROP_WORTH = 0.6
+# Inpainting marks thicker than this (radius in px of the largest disc inside them) are holes or
+# objects, thinner ones text and scratches: the two want different networks (paper, fig. 8).
+# The bench's masks: kate's text 3.6 px, library's holes 18-35 px, the vase 23 px.
+HOLE_RADIUS = 8.0
 
 
 def mask_box(mask: np.ndarray) -> Region | None:
@@ -63,6 +67,11 @@ def thickness(mask: np.ndarray) -> float:
     t, l, b, r = max(box[0] - 1, 0), max(box[1] - 1, 0), min(box[2] + 1, h), min(box[3] + 1, w)
     dist = cv2.distanceTransform(mask[t:b, l:r].astype(np.uint8), cv2.DIST_L2, 5)
     return float(dist.max())
+
+
+def large_holes(mask: np.ndarray) -> bool:
+    """The marks are objects or large holes rather than text or scratches (HOLE_RADIUS)."""
+    return thickness(mask) > HOLE_RADIUS
 
 
 def whole(height: int, width: int) -> Region:

@@ -80,10 +80,9 @@ class Job:
         return p
 
     def holes(self) -> bool:
-        """Inpainting of marks thicker than presets.HOLE_RADIUS: objects or large holes."""
+        """Inpainting of objects or large holes (`regions.large_holes`)."""
         if self._holes is None:
-            self._holes = (self.task == "inpaint" and self.mask is not None
-                           and regions.thickness(self.mask) > presets.HOLE_RADIUS)
+            self._holes = self.task == "inpaint" and self.mask is not None and regions.large_holes(self.mask)
         return self._holes
 
 

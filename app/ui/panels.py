@@ -193,8 +193,8 @@ class TaskPanel(QWidget):
         self.preset_combo.blockSignals(False)
 
     def set_holes(self, holes: bool) -> None:
-        """The painted marks are objects or large holes (thicker than presets.HOLE_RADIUS): show
-        the values of the network the engine will use for them."""
+        """The painted marks are objects or large holes (`regions.large_holes`): show the values
+        of the network the engine will use for them."""
         if holes != self._holes:
             self._holes = holes
             self._show_preset_values()

@@ -816,9 +816,8 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _measure_holes(self) -> None:
-        from dip_engine import presets, regions
-        holes = self.mask_model is not None and regions.thickness(self.mask_model.array) > presets.HOLE_RADIUS
-        self.task_panel.set_holes(holes)
+        from dip_engine import regions
+        self.task_panel.set_holes(self.mask_model is not None and regions.large_holes(self.mask_model.array))
 
     def _mask_op(self, fn) -> None:
         if self.mask_model is None or self.runner.busy:
