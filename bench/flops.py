@@ -30,9 +30,13 @@ def main(argv=None) -> int:
     print(f"| task | preset | parameters | GFLOP / iteration at {a.size[0]}x{a.size[1]} |\n|---|---|---|---|")
     for task in presets.TASKS:
         for name in presets.names(task):
-            p = presets.get(task, name)
-            n = sum(q.numel() for q in build_net(p, 3).parameters())
-            print(f"| {task} | {name} | {n:,} | {iteration_flops(p, *a.size) / 1e9:.1f} |")
+            variants = [(name, False)]
+            if task == "inpaint" and not name.startswith("paper"):
+                variants.append((f"{name} (large holes)", True))
+            for label, holes in variants:
+                p = presets.get(task, name, holes=holes)
+                n = sum(q.numel() for q in build_net(p, 3).parameters())
+                print(f"| {task} | {label} | {n:,} | {iteration_flops(p, *a.size) / 1e9:.1f} |")
     return 0
 
 
