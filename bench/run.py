@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from bench import cases as bench_cases
-from dip_engine import metrics, restore
+from dip_engine import metrics, presets, restore
 from dip_engine.imageio import Photo
 
 RESULTS = Path(__file__).parent / "results"
@@ -109,7 +109,7 @@ def _key(name: str, crop: int | None) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # parallel runs never share one
     tmp.write_text(text)
     os.replace(tmp, path)
 
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", default=",".join(bench_cases.NAMES))
-    ap.add_argument("--presets", default="balanced")
+    ap.add_argument("--presets", default=presets.DEFAULT)
     ap.add_argument("--crop", type=_crops, default={},
                     help="centre crop side in pixels (SR: of the low-resolution input); per case with "
                          "e.g. 128,zebra_sr4=48")
@@ -241,7 +241,7 @@ def rescore(out: Path, reference: dict) -> int:
     data = json.loads(out.read_text())
     for r in data["results"]:
         r["paper_psnr"] = reference.get(_key(r["case"], r["crop"]), {}).get("best_psnr")
-    out.write_text(json.dumps(data, indent=1))
+    _write_atomic(out, json.dumps(data, indent=1))
     print(table(data["results"]))
     if out == RESULTS / "latest.json":
         _update_readme(data["results"], data.get("command", "python -m bench.run"))
