@@ -22,7 +22,7 @@ from .operators import weighted_mse
 from .presets import Preset
 from .stopping import WindowedVariance
 
-BLOWUP_RATIO = 10 ** 0.5  # a loss jump of more than 5 dB in one step counts as a blow-up
+BLOWUP_RATIO = 10 ** 0.5  # a loss more than 5 dB above the lowest so far counts as a blow-up
 ES_PIXELS = 64 * 64      # ES-WMV looks at a strided copy of about this many pixels
 
 
@@ -85,6 +85,7 @@ class Problem:
     operator: nn.Module                # maps the clean estimate to the observation's space
     size: tuple[int, int]              # (H, W) of the clean estimate
     weight: torch.Tensor | None = None  # 1 x 1 x h x w, 1 where the observation is known
+    base: torch.Tensor | None = None    # 1 x C x H x W: the net fits the residual to this image
 
 
 @dataclass
@@ -119,11 +120,23 @@ def _cpu_state(obj):
     return obj
 
 
+def _copy_moments(src, dst: dict | None = None) -> dict:
+    """Copy an optimiser's per-parameter state tensors from `src` into `dst` (a new copy if None)."""
+    if dst is None:
+        return {p: {k: v.clone() for k, v in st.items() if torch.is_tensor(v)} for p, st in src.items()}
+    for p, st in src.items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                dst[p][k].copy_(v)
+    return dst
+
+
 def build_net(preset: Preset, c_out: int) -> nn.Module:
     if preset.net == "decoder":
         return nets.DeepDecoder(c_out, channels=_first(preset.channels), layers=preset.scales)
     return nets.skip(preset.input_channels, c_out, preset.channels, preset.scales, preset.skip_channels,
-                     kernel_down=preset.kernel_down, upsample=preset.upsample, need1x1_up=preset.need1x1_up)
+                     kernel_down=preset.kernel_down, upsample=preset.upsample, need1x1_up=preset.need1x1_up,
+                     pad=preset.pad)
 
 
 def _first(v):
@@ -181,9 +194,12 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     op = problem.operator.to(device)
     opt = make_optimizer(net, lr or preset.lr)
 
+    base = problem.base.to(device) if problem.base is not None else None
+
     def forward(inp: torch.Tensor) -> torch.Tensor:
         out = net(inp, (H, W)) if isinstance(net, nets.DeepDecoder) else net(inp)
-        return out[..., :H, :W]
+        out = out[..., :H, :W]
+        return out if base is None else (base + out - 0.5).clamp(0, 1)
 
     es = WindowedVariance(preset.es_window, preset.es_patience)
     stride = max(1, int(math.sqrt(H * W / ES_PIXELS)))
@@ -195,7 +211,8 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     # the run ends before then).
     lag = round(1 / (1 - preset.exp_weight)) if preset.exp_weight < 1 else 0
     best_due = None
-    last_loss = None
+    lowest_loss = None  # of the accepted steps: a blow-up that creeps up step by step is caught too
+    good_moments = None  # the optimiser state that goes with `good`
     restarts = 0
     elapsed = 0.0
     stopped_by = "iterations"
@@ -209,7 +226,8 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         best = resume["best"].to(device) if resume["best"] is not None else None
         best_due = resume.get("best_due")
         es.load_state_dict(resume["es"])
-        it, last_loss, restarts, elapsed = resume["iteration"], resume["last_loss"], resume["restarts"], resume["elapsed_s"]
+        it, restarts, elapsed = resume["iteration"], resume["restarts"], resume["elapsed_s"]
+        lowest_loss = resume.get("lowest_loss", resume.get("last_loss"))  # older checkpoints: the last loss
         good = [p.detach().clone() for p in params]
 
     def checkpoint() -> dict:
@@ -217,7 +235,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
             return None if t is None else t.detach().to("cpu", copy=True)
         return {"iteration": it, "net": {k: cpu(v) for k, v in net.state_dict().items()},
                 "optimizer": _cpu_state(opt.state_dict()), "z": cpu(z), "noise_rng": noise_gen.get_state(),
-                "smoothed": cpu(smoothed), "best": cpu(best), "best_due": best_due, "es": es.state_dict(), "last_loss": last_loss,
+                "smoothed": cpu(smoothed), "best": cpu(best), "best_due": best_due, "es": es.state_dict(), "lowest_loss": lowest_loss,
                 "restarts": restarts, "elapsed_s": elapsed, "seed": seed}
 
     def snapshot_image(t: torch.Tensor) -> np.ndarray:
@@ -255,18 +273,25 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         loss = weighted_mse(op(out), obs, weight)
         loss.backward()
         loss_value = float(loss.detach())
-        if last_loss is not None and (not math.isfinite(loss_value) or loss_value > BLOWUP_RATIO * last_loss):
-            # Blow-up: go back to the last good parameters and fresh optimiser moments.
+        if lowest_loss is not None and (not math.isfinite(loss_value) or loss_value > BLOWUP_RATIO * lowest_loss):
+            # Blow-up: go back to the last good parameters and their optimiser moments. Fresh
+            # moments would not do: Adam's first step moves every weight by the full learning
+            # rate, which throws a well-fitted net off again and again.
             with torch.no_grad():
                 for p, g in zip(params, good):
                     p.copy_(g)
-            opt.state.clear()
+                if good_moments is None:
+                    opt.state.clear()
+                else:
+                    _copy_moments(good_moments, opt.state)
             restarts += 1
         else:
-            last_loss = loss_value
+            lowest_loss = loss_value if lowest_loss is None else min(lowest_loss, loss_value)
             with torch.no_grad():
                 for p, g in zip(params, good):  # the parameters that produced this good loss
                     g.copy_(p)
+                if opt.state:
+                    good_moments = _copy_moments(opt.state, good_moments)
             opt.step()
             with torch.no_grad():
                 o = out.detach()

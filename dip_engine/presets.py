@@ -22,6 +22,7 @@ class Preset:
     skip_channels: int | tuple[int, ...] = 4
     upsample: str = "bilinear"           # "bilinear" | "nearest"
     kernel_down: int = 3
+    pad: str = "reflection"              # "reflection" (the paper's) | "zeros"
     need1x1_up: bool = True
     reg_noise: float = 1 / 30            # std of the per-step perturbation of z
     exp_weight: float = 0.99             # EMA of outputs
@@ -63,6 +64,11 @@ def _ours(task: str, name: str, holes: bool = False) -> Preset:
     # ES-WMV patience: on F16 (128 px) the 32-channel net's variance minimum never stalled for more
     # than 112 iterations before the peak; the wider nets move slower.
     base = Preset(name, text, iters, channels=width, ema_warmup=True, es_patience=200 if name == "fast" else 300)
+    if task == "denoise" and name == "fast":
+        # Zero padding: 8-12 % less time per iteration than reflection padding, and F16 (128 px,
+        # seeds 0-2) peaks 100-200 iterations sooner at 30.30-30.35 dB against 30.37-30.42. It
+        # costs 0.5-0.7 dB on inpainting (kate, vase, library), which keeps reflection.
+        return replace(base, pad="zeros")
     if task == "jpeg":
         return replace(base, iterations=iters * 4 // 5)
     if task == "sr":

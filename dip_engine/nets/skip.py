@@ -66,7 +66,8 @@ class Skip(nn.Module):
 
     @property
     def min_size(self) -> int:
-        """Smallest input side: the deepest map must be wider than its reflection padding."""
+        """Smallest input side: the deepest map must be wider than its reflection padding (and
+        than one pixel, for batch norm, with any padding)."""
         return self.multiple * (self.kernel_down // 2 + 1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ def test_paper_default_skip_has_the_authors_parameter_count():
     dict(channels=(8, 16, 32, 64, 128), skip_channels=(0, 0, 0, 4, 4), c_in=3),
     dict(channels=16, skip_channels=0, upsample="nearest", c_in=2),
     dict(channels=(4, 8, 8, 8, 8, 8), scales=6, skip_channels=0, kernel_down=5, need1x1_up=False, c_in=1),
+    dict(channels=8, pad="zeros", c_in=4),
 ])
 def test_skip_variants_keep_size_and_range(kw):
     net = nets.skip(c_out=3, **kw)
@@ -25,6 +26,13 @@ def test_skip_variants_keep_size_and_range(kw):
     out = net(torch.rand(1, kw["c_in"], size, size))
     assert out.shape == (1, 3, size, size)
     assert 0 <= float(out.detach().min()) and float(out.detach().max()) <= 1
+
+
+def test_zero_padding_has_no_padding_layers():
+    zeros, refl = nets.skip(4, 3, 8, 3, 2, pad="zeros"), nets.skip(4, 3, 8, 3, 2)
+    assert not any(isinstance(m, torch.nn.ReflectionPad2d) for m in zeros.modules())
+    assert any(isinstance(m, torch.nn.ReflectionPad2d) for m in refl.modules())
+    assert n_params(zeros) == n_params(refl)
 
 
 def test_deep_decoder_any_output_size():
