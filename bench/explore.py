@@ -17,7 +17,7 @@ import torch
 
 from bench import cases as bench_cases
 from bench.run import _score
-from dip_engine import presets
+from dip_engine import presets, regions
 from dip_engine.fit import Control, Problem, fit
 from dip_engine.operators import Downsample, Identity
 
@@ -36,7 +36,9 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     case = bench_cases.build(a.case, a.crop)
-    p = presets.get(case.task, case.paper_preset if a.preset == "paper" else a.preset)
+    # The net the app picks for these marks (objects and large holes get another one).
+    holes = case.task == "inpaint" and regions.large_holes(case.mask)
+    p = presets.get(case.task, case.paper_preset if a.preset == "paper" else a.preset, holes=holes)
     for kv in a.set:
         k, v = kv.split("=", 1)
         p = replace(p, **{k: ast.literal_eval(v)})

@@ -80,7 +80,7 @@ def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, cu
     wall = time.perf_counter() - t0
     out = {"case": case_name, "preset": preset, "task": case.task, "crop": crop,
            "size": list(case.truth.shape[1::-1]), "iterations": last.iteration,
-           "stopped_by": last.stopped_by, "peak_iteration": last.peak_iteration,
+           "stopped_by": last.stopped_by, "peak_iteration": last.peak_iteration, "restarts": last.restarts,
            "wall_s": round(wall, 2), "s_per_iter": round(last.elapsed_s / max(last.iteration, 1), 4),
            "peak_rss_mb": round(_peak_rss() / 2 ** 20, 1),
            "threads": torch.get_num_threads()}
@@ -183,7 +183,9 @@ def main(argv=None) -> int:
         return rescore(a.out, reference)
     if a.reference:
         for name in names:
-            r = _subprocess([name, "paper", "--stop", "never", "--curve-every", str(a.curve_every or 50), *common(name)])
+            # --iters cuts a reference short (recorded in its "iterations") where the full run is too long.
+            r = _subprocess([name, "paper", "--stop", "never", "--curve-every", str(a.curve_every or 50),
+                             *(["--iters", str(a.iters)] if a.iters else []), *common(name)])
             r["best_psnr"] = max(p for _, p in r["curve"]) if r["curve"] else r["psnr"]
             r["best_iteration"] = max(r["curve"], key=lambda c: c[1])[0] if r["curve"] else r["iterations"]
             r["machine"] = machine()

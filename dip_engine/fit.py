@@ -85,7 +85,6 @@ class Problem:
     operator: nn.Module                # maps the clean estimate to the observation's space
     size: tuple[int, int]              # (H, W) of the clean estimate
     weight: torch.Tensor | None = None  # 1 x 1 x h x w, 1 where the observation is known
-    base: torch.Tensor | None = None    # 1 x C x H x W: the net fits the residual to this image
 
 
 @dataclass
@@ -194,12 +193,9 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     op = problem.operator.to(device)
     opt = make_optimizer(net, lr or preset.lr)
 
-    base = problem.base.to(device) if problem.base is not None else None
-
     def forward(inp: torch.Tensor) -> torch.Tensor:
         out = net(inp, (H, W)) if isinstance(net, nets.DeepDecoder) else net(inp)
-        out = out[..., :H, :W]
-        return out if base is None else (base + out - 0.5).clamp(0, 1)
+        return out[..., :H, :W]
 
     es = WindowedVariance(preset.es_window, preset.es_patience)
     stride = max(1, int(math.sqrt(H * W / ES_PIXELS)))
