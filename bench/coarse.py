@@ -8,30 +8,27 @@ photo as SR x(S/2). Prints the PSNR of the smoothed output (upsampled during the
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import sys
-from dataclasses import replace
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from bench import cases as bench_cases
+from bench.explore import problem, variant
 from bench.run import _score
-from dip_engine import presets
-from dip_engine.fit import Control, Problem, build_net, fit, make_input
+from dip_engine.fit import Problem, build_net, fit, make_input
 from dip_engine.operators import Downsample, Identity
 from dip_engine.stopping import WindowedVariance
 
 
 def problems(case):
-    T = lambda x: torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
-    h, w = case.truth.shape[:2]
-    obs = T(case.observed)
+    """The half-size problem and the full one (denoising and SR cases)."""
+    full = problem(case)
+    h, w = full.size
     if case.task == "sr":
-        return Problem(obs, Downsample(case.scale // 2), (h // 2, w // 2)), Problem(obs, Downsample(case.scale), (h, w))
-    return Problem(F.avg_pool2d(obs, 2), Identity(), (h // 2, w // 2)), Problem(obs, Identity(), (h, w))
+        return Problem(full.observation, Downsample(case.scale // 2), (h // 2, w // 2)), full
+    return Problem(F.avg_pool2d(full.observation, 2), Identity(), (h // 2, w // 2)), full
 
 
 def main(argv=None):
@@ -48,10 +45,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     case = bench_cases.build(a.case, a.crop)
-    p = presets.get(case.task, a.preset)
-    for kv in a.set:
-        k, v = kv.split("=", 1)
-        p = replace(p, **{k: ast.literal_eval(v)})
+    p = variant(case, a.preset, a.set)
     coarse, full = problems(case)
     h, w = full.size
     up = lambda t: F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)

@@ -9,7 +9,6 @@ import argparse
 import ast
 import json
 import sys
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -20,6 +19,33 @@ from bench.run import _score
 from dip_engine import presets, regions
 from dip_engine.fit import Control, Problem, fit
 from dip_engine.operators import Downsample, Identity
+from dip_engine.presets import Preset
+
+
+def variant(case: bench_cases.Case, name: str, sets: list[str]) -> Preset:
+    """The preset `name` the app would pick for `case`, with field=value overrides."""
+    # The net the app picks for these marks (objects and large holes get another one).
+    holes = case.task == "inpaint" and regions.large_holes(case.mask)
+    p = presets.get(case.task, case.paper_preset if name == "paper" else name, holes=holes)
+    for kv in sets:
+        k, v = kv.split("=", 1)
+        p = replace(p, **{k: ast.literal_eval(v)})
+    return p
+
+
+def tensor(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
+
+
+def problem(case: bench_cases.Case) -> Problem:
+    """What the engine fits for `case`: its observation, operator and known pixels."""
+    h, w = case.truth.shape[:2]
+    if case.task == "sr":
+        return Problem(tensor(case.observed), Downsample(case.scale), (h, w))
+    if case.task == "inpaint":
+        known = torch.from_numpy((~case.mask).astype(np.float32))[None, None]
+        return Problem(tensor(case.observed), Identity(), (h, w), known)
+    return Problem(tensor(case.observed), Identity(), (h, w))
 
 
 def main(argv=None):
@@ -36,21 +62,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     case = bench_cases.build(a.case, a.crop)
-    # The net the app picks for these marks (objects and large holes get another one).
-    holes = case.task == "inpaint" and regions.large_holes(case.mask)
-    p = presets.get(case.task, case.paper_preset if a.preset == "paper" else a.preset, holes=holes)
-    for kv in a.set:
-        k, v = kv.split("=", 1)
-        p = replace(p, **{k: ast.literal_eval(v)})
-    T = lambda x: torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
-    h, w = case.truth.shape[:2]
-    if case.task == "sr":
-        prob = Problem(T(case.observed), Downsample(case.scale), (h, w))
-    elif case.task == "inpaint":
-        known = ~case.mask
-        prob = Problem(T(case.observed), Identity(), (h, w), torch.from_numpy(known.astype(np.float32))[None, None])
-    else:
-        prob = Problem(T(case.observed), Identity(), (h, w))
+    p = variant(case, a.preset, a.set)
+    prob = problem(case)
     control = Control()
     best = (0, 0, 0)
     curve = []
