@@ -1,6 +1,7 @@
 """Shared test helpers. Tests run on 2 shared cores: keep torch to one thread each."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,9 @@ import torch
 
 torch.set_num_threads(1)
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "dip-paper"
 REPO = Path(__file__).resolve().parents[1]
+# The bench's data folder (bench/cases.py): $DIP_BENCH_DATA, else ../shared/data if present.
+BENCH_DATA = Path(os.environ.get("DIP_BENCH_DATA") or REPO.parent / "shared" / "data")
 
 
 def smooth_image(h: int = 40, w: int = 48, c: int = 3, seed: int = 0) -> np.ndarray:
@@ -25,6 +27,7 @@ def smooth_image(h: int = 40, w: int = 48, c: int = 3, seed: int = 0) -> np.ndar
 
 @pytest.fixture
 def shared_data() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"the paper's images are not at {SHARED}")
-    return SHARED
+    """The bench data folder (holding dip-paper/ and validation/); skips the test without it."""
+    if not BENCH_DATA.is_dir():
+        pytest.skip(f"no bench data at {BENCH_DATA}: set DIP_BENCH_DATA to run this test")
+    return BENCH_DATA
