@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import sys
 
+from bench import cases as bench_cases
 from bench.run import RESULTS, _write_atomic, machine, run_one
 from dip_engine import presets
 
 
 def main() -> int:
+    for case in ("vase_object", "f16_denoise", "zebra_sr4"):
+        bench_cases.build_or_exit(case, None, "bench.absolute")  # data folder: $DIP_BENCH_DATA
     out: dict = {"machine": machine(), "preset": presets.DEFAULT, "threads": 2}
     r = run_one("vase_object", presets.DEFAULT, None, None, 0, "auto", threads=2)
     out["vase_object"] = {k: r[k] for k in ("size", "iterations", "stopped_by", "wall_s", "s_per_iter")}

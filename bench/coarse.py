@@ -42,9 +42,11 @@ def main(argv=None):
     ap.add_argument("--every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--ema", choices=["carry", "restart"], default="carry")
+    bench_cases.add_data_option(ap)
     a = ap.parse_args(argv)
+    bench_cases.use_data(a.data)
     torch.set_num_threads(a.threads)
-    case = bench_cases.build(a.case, a.crop)
+    case = bench_cases.build_or_exit(a.case, a.crop, "bench.coarse")
     p = variant(case, a.preset, a.set)
     coarse, full = problems(case)
     h, w = full.size

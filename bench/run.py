@@ -1,6 +1,8 @@
-"""Run the paper's cases with chosen presets and record quality, time and memory.
+"""Run the bench's cases with chosen presets and record quality, time and memory, with the
+classical methods (bench/classical.py) measured on the same cases in the same run.
 
-    python -m bench.run                                  # default presets, all cases
+    python -m bench.run                                  # default preset, the paper's cases
+    python -m bench.run --cases val_sr4 --crop 64        # a group: all validation SR x4 cases
     python -m bench.run --presets fast,balanced --cases f16_denoise --crop 256
     python -m bench.run --reference --crop 256           # the `paper` preset to completion,
                                                          # its PSNR curve -> results/reference.json
@@ -25,7 +27,8 @@ import numpy as np
 import torch
 
 from bench import cases as bench_cases
-from dip_engine import metrics, presets, restore
+from bench import classical
+from dip_engine import presets, restore
 from dip_engine.imageio import Photo
 
 RESULTS = Path(__file__).parent / "results"
@@ -36,9 +39,8 @@ def _photo(a: np.ndarray) -> Photo:
 
 
 def _score(case: bench_cases.Case, img: np.ndarray) -> tuple[float, float]:
-    if case.protocol == "y4":
-        return metrics.psnr_y(img, case.truth), metrics.ssim_y(img, case.truth)
-    return metrics.psnr(img, case.truth), metrics.ssim(img, case.truth)
+    s = bench_cases.score(case, img)
+    return s["psnr"], s["ssim"]
 
 
 def _peak_rss() -> int:
@@ -88,8 +90,10 @@ def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, cu
         # Skip the warm-up iteration: steady-state seconds per iteration.
         out["s_per_iter"] = round((last.elapsed_s - first_iter_s) / max(last.iteration - 1, 1), 4)
         return out
-    psnr, ssim = _score(case, last.result.pixels)
-    out.update(psnr=round(psnr, 3), ssim=round(ssim, 4), curve=curve)
+    s = bench_cases.score(case, last.result.pixels)
+    out.update(psnr=round(s["psnr"], 3), ssim=round(s["ssim"], 4), curve=curve)
+    if "mask_psnr" in s:
+        out["mask_psnr"] = round(s["mask_psnr"], 3)
     if case.task == "denoise":
         out["input_psnr"] = round(_score(case, case.observed)[0], 3)
     return out
@@ -141,11 +145,12 @@ def machine() -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", default=",".join(bench_cases.NAMES))
+    ap.add_argument("--cases", default="paper",
+                    help="case names and groups: paper, val, val_denoise, val_sr4, val_inpaint, all")
     ap.add_argument("--presets", default=presets.DEFAULT)
     ap.add_argument("--crop", type=_crops, default={},
-                    help="centre crop side in pixels (SR: of the low-resolution input); per case with "
-                         "e.g. 128,zebra_sr4=48")
+                    help="centre crop side in pixels (SR: of the low-resolution input); per case or group "
+                         "with e.g. 128,zebra_sr4=48,val_sr4=32")
     ap.add_argument("--iters", type=int, help="override the iteration budget")
     ap.add_argument("--stop", default="auto", choices=("auto", "never"))
     ap.add_argument("--curve-every", type=int, default=50, help="PSNR curve sampling (0: none)")
@@ -157,16 +162,17 @@ def main(argv=None) -> int:
                     help="replace only this run's case x preset rows in --out, keep the others")
     ap.add_argument("--rescore", action="store_true",
                     help="refill paper_psnr in --out from reference.json (after a later --reference run)")
+    ap.add_argument("--classical", action=argparse.BooleanOptionalAction, default=True,
+                    help="run the classical methods on each case too (default: yes)")
+    bench_cases.add_data_option(ap)
     ap.add_argument("--one", nargs=2, metavar=("CASE", "PRESET"), help=argparse.SUPPRESS)
     ap.add_argument("--probe-only", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
-    if not bench_cases.DATA.is_dir():
-        print(f"bench: the paper's images are not at {bench_cases.DATA}", file=sys.stderr)
-        return 2
+    bench_cases.use_data(a.data)  # the subprocesses inherit it
     threads = ["--threads", str(a.threads)] if a.threads else []
 
     def crop(name: str) -> int | None:
-        return a.crop.get(name, a.crop.get(None))
+        return a.crop.get(name, a.crop.get(bench_cases.group_of(name), a.crop.get(None)))
 
     def common(name: str) -> list[str]:
         return (["--crop", str(crop(name))] if crop(name) else []) + threads
@@ -176,11 +182,17 @@ def main(argv=None) -> int:
                     probe=a.probe if a.probe_only else None, threads=a.threads)
         print(json.dumps(r))
         return 0
-    names = a.cases.split(",")
     ref_path = RESULTS / "reference.json"
     reference = json.loads(ref_path.read_text()) if ref_path.exists() else {}
     if a.rescore:
         return rescore(a.out, reference)
+    try:
+        names = bench_cases.select(a.cases)
+        for name in names:  # every case can be built before hours are spent on the first
+            bench_cases.build(name, crop(name))
+    except (bench_cases.MissingData, KeyError) as e:
+        print(f"bench: {e.args[0]}", file=sys.stderr)
+        return 2
     if a.reference:
         for name in names:
             # --iters cuts a reference short (recorded in its "iterations") where the full run is too long.
@@ -199,14 +211,17 @@ def main(argv=None) -> int:
     for name in names:
         paper = _subprocess([name, "paper", "--probe-only", "--probe", str(a.probe), *common(name)])
         ref = reference.get(_key(name, crop(name)), {})
+        case = bench_cases.build(name, crop(name))
+        baselines = classical.run_case(case) if a.classical else []
         for preset in a.presets.split(","):
             r = _subprocess([name, preset, "--stop", a.stop, "--curve-every", str(a.curve_every),
                              *(["--iters", str(a.iters)] if a.iters else []), *common(name)])
             r["paper_s_per_iter"] = paper["s_per_iter"]
-            r["paper_iterations"] = bench_cases.build(name, crop(name)).paper_iterations
+            r["paper_iterations"] = case.paper_iterations
             r["paper_psnr"] = ref.get("best_psnr")
             r["paper_peak_rss_mb"] = paper["peak_rss_mb"]
             r["time_ratio"] = round(r["wall_s"] / (r["paper_s_per_iter"] * r["paper_iterations"]), 4)
+            r["classical"] = baselines
             rows.append(r)
             print(f"{name} {preset}: {r['psnr']} dB (paper {r['paper_psnr']}), {r['iterations']} it, "
                   f"{r['wall_s']} s, ratio {r['time_ratio']}", file=sys.stderr)
@@ -217,7 +232,7 @@ def main(argv=None) -> int:
         done = {(r["case"], r["preset"]) for r in rows}
         order = {n: i for i, n in enumerate(bench_cases.NAMES)}
         rows = sorted([r for r in old["results"] if (r["case"], r["preset"]) not in done] + rows,
-                      key=lambda r: (order.get(r["case"], len(order)), r["preset"]))
+                      key=lambda r: (order.get(r["case"], len(order)), r["case"], r["preset"]))
         command = f"{old.get('command', '')}; {command}"
     _write_atomic(a.out, json.dumps({"machine": machine(), "command": command, "results": rows}, indent=1))
     print(table(rows))
@@ -250,11 +265,23 @@ def rescore(out: Path, reference: dict) -> int:
     return 0
 
 
+def _classical_cell(r: dict) -> str:
+    """The best classical method of the row's case: 'bm3d 30.47 (33.8 s)'; inpainting adds the PSNR
+    inside the mask: 'ns 30.67 / 18.24 (0.03 s)'."""
+    b = classical.best(r.get("classical") or [])
+    if b is None:
+        return "—"
+    inside = f" / {b['mask_psnr']}" if "mask_psnr" in b else ""
+    return f"{b['method']} {b['psnr']}{inside} ({b['wall_s']} s)"
+
+
 def table(rows: list[dict]) -> str:
-    head = "| case | preset | size | PSNR dB | paper best dB | SSIM | iters | stopped by | wall s | s/it | paper s/it | time ratio | peak RSS MB |"
+    head = ("| case | preset | size | PSNR dB | PSNR in mask dB | paper best dB | classical dB (s) | SSIM | iters | "
+            "stopped by | wall s | s/it | paper s/it | time ratio | peak RSS MB |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        lines.append(f"| {r['case']} | {r['preset']} | {r['size'][0]}x{r['size'][1]} | {r['psnr']} | {r['paper_psnr']} | "
+        lines.append(f"| {r['case']} | {r['preset']} | {r['size'][0]}x{r['size'][1]} | {r['psnr']} | "
+                     f"{r.get('mask_psnr', '—')} | {r['paper_psnr'] or '—'} | {_classical_cell(r)} | "
                      f"{r['ssim']} | {r['iterations']} | {r['stopped_by']} | {r['wall_s']} | {r['s_per_iter']} | "
                      f"{r['paper_s_per_iter']} | {r['time_ratio']} | {r['peak_rss_mb']} |")
     return "\n".join(lines)
