@@ -9,6 +9,7 @@ thread-safe `Control`; the thread is never terminated.
 """
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -42,6 +43,34 @@ class Progress:
     part: int | None = None                  # several parts (tiles, separate crops): 0-based index
     parts: int | None = None
     notes: list | None = None                # the engine's plan, one line each (first step only)
+    progress: float | None = None            # fraction of the whole run done, 0..1 (engine Step.progress)
+    eta_range: tuple[float, float] | None = None   # (low, high) seconds left
+    usable: bool = True                      # False while the image is not yet better than the fallback
+    result_iteration: int | None = None      # final step: the iteration whose output is the result
+    kept: str | None = None                  # final step: "original" | "lanczos" | "classical fill" | None
+    kept_message: str | None = None          # final step: the engine's sentence about what was kept
+    unfinished_parts: list | None = None     # final step: 0-based parts that kept the input
+
+
+def progress_of(step) -> Progress:
+    """A Progress from an engine Step; fields a Step lacks get their defaults (older engines)."""
+    extra = getattr(step, "extra", None) or {}
+    notes = extra.get("notes")
+    loss = getattr(step, "loss", None)
+    eta_range = getattr(step, "eta_range", None)
+    frac = getattr(step, "progress", None)
+    unfinished = extra.get("unfinished_parts")
+    return Progress(step.iteration, step.total, float("nan") if loss is None else float(loss), step.elapsed_s,
+                    step.s_per_iter, step.eta_s, step.variance, step.peak_iteration,
+                    bool(step.stop_suggested), bool(step.done), step.stopped_by,
+                    extra.get("part"), extra.get("parts"),
+                    [str(n) for n in notes] if notes else None,
+                    None if frac is None else min(1.0, max(0.0, float(frac))),
+                    None if eta_range is None else (float(eta_range[0]), float(eta_range[1])),
+                    bool(getattr(step, "usable", True)),
+                    getattr(step, "result_iteration", None),
+                    extra.get("kept"), extra.get("kept_message"),
+                    None if unfinished is None else [int(i) for i in unfinished])
 
 
 @dataclass
@@ -171,14 +200,10 @@ class FitWorker(QObject):
             kw = {} if self.resume is None else {"resume": self.resume}
             for step in self.run_fn(self.job, self.control, **kw):
                 last = step
-                extra = getattr(step, "extra", None) or {}
-                notes = extra.get("notes")
-                prog = Progress(step.iteration, step.total, float(step.loss), step.elapsed_s,
-                                step.s_per_iter, step.eta_s, step.variance, step.peak_iteration,
-                                bool(step.stop_suggested), bool(step.done), step.stopped_by,
-                                extra.get("part"), extra.get("parts"),
-                                [str(n) for n in notes] if notes else None)
-                post = {"progress": prog, "loss": (step.iteration, float(step.loss))}
+                prog = progress_of(step)
+                post = {"progress": prog}
+                if step.iteration > 0 and math.isfinite(prog.loss):   # iteration 0 is a preview, no fit yet
+                    post["loss"] = (step.iteration, prog.loss)
                 ckpt = getattr(step, "checkpoint", None)
                 if ckpt is not None and not step.done:
                     post["checkpoint"] = ckpt
@@ -190,7 +215,10 @@ class FitWorker(QObject):
                     post["frame"] = Frame(step.iteration, disp, region, final=bool(step.done),
                                           thumb=self._thumb(disp, region))
                     if step.done or self.policy.wants(step.iteration):
-                        snap = Snapshot(step.iteration, float(step.loss), step.image.astype(np.float16),
+                        # the result is labelled with the iteration whose output it is (one numbering)
+                        it = prog.result_iteration if step.done and prog.result_iteration is not None \
+                            else step.iteration
+                        snap = Snapshot(it, prog.loss, step.image.astype(np.float16),
                                         region, disp, self._thumb(disp, region), final=bool(step.done))
                         post["snapshot"] = snap
                         if step.done:

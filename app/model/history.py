@@ -4,10 +4,11 @@ The policy: keep a snapshot when the iteration reaches the next mark; marks star
 and grow geometrically by `growth` (10, 15, 22, 33, 50, ... for growth 1.5), so a long run keeps
 about as many snapshots in its first hundred iterations as in its last thousands. When more
 than `cap` snapshots exist, the one whose neighbours are closest (on a log scale) is dropped;
-the first and the newest are always kept. The final result of a run is always added.
+the first, the last and the run's result are always kept. The final result of a run is always added.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,23 +93,26 @@ class History:
         return self.policy.wants(iteration)
 
     def add(self, snap: Snapshot) -> Snapshot | None:
-        """Add a snapshot; returns the snapshot dropped to respect the cap (or None)."""
-        if self.snapshots and self.snapshots[-1].iteration == snap.iteration:
-            # same iteration (e.g. the final step after the last preview): replace
-            self.snapshots[-1] = snap
+        """Add a snapshot in iteration order (a run's result is labelled with the iteration whose
+        output it is, which may come before the last preview); one at the same iteration is
+        replaced. Returns the snapshot dropped to respect the cap (or None)."""
+        its = self.iterations()
+        i = bisect.bisect_left(its, snap.iteration)
+        if i < len(its) and its[i] == snap.iteration:
+            self.snapshots[i] = snap
             return None
-        self.snapshots.append(snap)
+        self.snapshots.insert(i, snap)
         self._enforce_memory()
         if len(self.snapshots) <= self.cap:
             return None
-        # drop the interior snapshot whose neighbours are closest on a log scale
-        its = [math.log(max(1, s.iteration)) for s in self.snapshots]
+        # drop the interior snapshot whose neighbours are closest on a log scale (never a result)
+        logs = [math.log(max(1, s.iteration)) for s in self.snapshots]
         best, best_gap = None, None
         for i in range(1, len(self.snapshots) - 1):
-            gap = its[i + 1] - its[i - 1]
-            if best_gap is None or gap < best_gap:
+            gap = logs[i + 1] - logs[i - 1]
+            if not self.snapshots[i].final and (best_gap is None or gap < best_gap):
                 best, best_gap = i, gap
-        return self.snapshots.pop(best)
+        return None if best is None else self.snapshots.pop(best)
 
     def nbytes(self) -> int:
         return sum(s.nbytes for s in self.snapshots)

@@ -181,10 +181,12 @@ class Canvas(QWidget):
         z = min((self.width() - 2 * m) / self.scene_w, (self.height() - 2 * m) / self.scene_h)
         self._set_view(max(MIN_ZOOM, min(MAX_ZOOM, z)), self.scene_w / 2, self.scene_h / 2, fit=True)
 
-    def actual_size(self) -> None:
-        """100 %: one screen pixel per pixel of the picture on top (a 4x result shows its own pixels)."""
-        layers = self.compare_layers if (self.compare_layers and not self.layers) else self.layers
-        density = layers[-1].density if layers and not self.peek else 1.0
+    def actual_size(self, density: float | None = None) -> None:
+        """100 %: one screen pixel per pixel of the picture shown; `density` is its pixels per
+        scene unit (a 4x result: 4), by default the top layer's."""
+        if density is None:
+            layers = self.compare_layers if (self.compare_layers and not self.layers) else self.layers
+            density = layers[-1].density if layers and not self.peek else 1.0
         self._set_view(max(MIN_ZOOM, min(MAX_ZOOM, density)), self.cx, self.cy)
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:

@@ -11,6 +11,10 @@ from app.ui.layers import pixmap_from_rgb
 ORIGINAL, CURRENT = "original", "current"
 THUMB_H = 64
 ROLE = Qt.ItemDataRole.UserRole
+# one numbering everywhere, said once: iterations are the fit's optimisation steps
+RESULT_TIP = ("The result is the smoothed output at iteration {it}. Iterations count the fit's "
+              "steps, the same in the counter, the loss chart, the history and the result; a run "
+              "may go on past its result to make sure the quality has peaked.")
 
 
 def key_label(key, current_label: str = "Current") -> str:
@@ -61,14 +65,25 @@ class Filmstrip(QListWidget):
         self.currentItemChanged.connect(self._changed)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self._quiet = False
-        # only worth its space once a run has produced something to scrub
         self.model().rowsInserted.connect(self._auto_show)
         self.model().rowsRemoved.connect(self._auto_show)
         self.model().modelReset.connect(self._auto_show)
         self.setVisible(False)
 
     def _auto_show(self, *_a) -> None:
-        self.setVisible(self.count() > 1)
+        # shown as soon as a photo is open, so the canvas does not shrink when a run starts
+        self.setVisible(self.count() > 0)
+
+    def paintEvent(self, e) -> None:
+        super().paintEvent(e)
+        if self.count() == 1:          # only the original: say what will come here
+            p = QPainter(self.viewport())
+            r = self.visualItemRect(self.item(0))
+            p.setPen(QColor(120, 126, 138))
+            p.drawText(self.viewport().rect().adjusted(r.right() + 20, 0, 0, 0),
+                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                       "Snapshots of a run appear here: click one to look at it, compare it, or make it the result.")
+            p.end()
 
     def reset_strip(self, original_thumb) -> None:
         self._quiet = True
@@ -96,16 +111,17 @@ class Filmstrip(QListWidget):
     def keys(self) -> list:
         return [self.item(i).data(ROLE) for i in range(self.count())]
 
-    def set_current(self, thumb, text: str = "Current") -> None:
+    def set_current(self, thumb, text: str = "Current", tip: str | None = None) -> None:
         """Show (or update) the live 'current' item at the end."""
         i = self.row_of(CURRENT)
         if i < 0:
-            self._add(CURRENT, text, thumb)
+            it = self._add(CURRENT, text, thumb)
         else:
             it = self.item(i)
             if thumb is not None:
                 it.setIcon(_thumb_icon(thumb))
             it.setText(text)
+        it.setToolTip(tip or text)
 
     def remove_current(self) -> None:
         i = self.row_of(CURRENT)
@@ -115,9 +131,21 @@ class Filmstrip(QListWidget):
             self._quiet = False
 
     def add_snapshot(self, snap) -> None:
-        i = self.row_of(CURRENT)
-        text = f"{snap.iteration}" + (" ✓" if snap.final else "")
-        self._add(snap, text, snap.thumb, row=i if i >= 0 else None)
+        """Insert in iteration order; a snapshot of the same iteration (a preview the result
+        replaces) goes."""
+        row = None
+        for i in range(self.count()):
+            key = self.item(i).data(ROLE)
+            if key == CURRENT or (not isinstance(key, str) and key.iteration >= snap.iteration):
+                if not isinstance(key, str) and key.iteration == snap.iteration:
+                    self._quiet = True
+                    self.takeItem(i)
+                    self._quiet = False
+                row = i
+                break
+        item = self._add(snap, f"{snap.iteration}" + (" ✓" if snap.final else ""), snap.thumb, row=row)
+        if snap.final:
+            item.setToolTip(RESULT_TIP.format(it=snap.iteration))
 
     def remove_snapshot(self, snap) -> None:
         i = self.row_of(snap)

@@ -19,9 +19,10 @@ class LossCurve(QWidget):
         self.losses = np.zeros(0, dtype=np.float64)
         self.total = 0
         self.peak: int | None = None
+        self.peak_label = "peak"
         self.marker: int | None = None       # the snapshot being looked at
-        self.setToolTip("Loss per iteration (log scale). The dashed line marks where auto-stop "
-                        "places the quality peak.")
+        self.setToolTip("Loss per iteration (log scale), up to the iteration the counter shows. The dashed "
+                        "line marks where auto-stop places the quality peak, and after a run the result.")
 
     def sizeHint(self) -> QSize:
         return QSize(260, 110)
@@ -31,6 +32,7 @@ class LossCurve(QWidget):
         self.losses = np.zeros(0, dtype=np.float64)
         self.total = 0
         self.peak = None
+        self.peak_label = "peak"
         self.marker = None
         self.update()
 
@@ -46,15 +48,23 @@ class LossCurve(QWidget):
     def set_total(self, total: int) -> None:
         self.total = int(total or 0)
 
-    def set_peak(self, it: int | None) -> None:
-        if it != self.peak:
-            self.peak = it
+    def set_peak(self, it: int | None, label: str = "peak") -> None:
+        """Mark an iteration: where auto-stop places the quality peak, or the run's result."""
+        if (it, label) != (self.peak, self.peak_label):
+            self.peak, self.peak_label = it, label
             self.update()
 
     def set_marker(self, it: int | None) -> None:
         if it != self.marker:
             self.marker = it
             self.update()
+
+    def axis_end(self) -> int:
+        """The x axis's right end: the newest iteration plotted, the one the counter shows (the
+        progress bar shows the budget)."""
+        good = np.isfinite(self.losses) & (self.losses > 0)
+        done = int(self.its[good].max()) if good.any() else 0
+        return max(1, done, self.peak or 0)
 
     def paintEvent(self, e) -> None:
         p = QPainter(self)
@@ -76,11 +86,7 @@ class LossCurve(QWidget):
             return
         its = self.its[good]
         ys = np.log10(self.losses[good])
-        # the x axis follows the run (the progress bar shows the budget)
-        done = int(its.max())
-        xmax = max(20, int(done * 1.15) + 1)
-        if self.total:
-            xmax = min(xmax, self.total) if done < self.total else self.total
+        xmax = self.axis_end()
         lo, hi = float(ys.min()), float(ys.max())
         if hi - lo < 1e-6:
             lo, hi = lo - 0.5, hi + 0.5
@@ -138,7 +144,7 @@ class LossCurve(QWidget):
             x = X(self.peak)
             p.setPen(QPen(QColor(95, 211, 154), 1.4, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
-            label = f"peak {self.peak}"
+            label = f"{self.peak_label} {self.peak}"
             w = fm.horizontalAdvance(label) + 4
             lx = min(x + 4, plot.right() - w)
             p.setPen(QColor(95, 211, 154))
@@ -146,5 +152,5 @@ class LossCurve(QWidget):
         p.setPen(QColor(120, 126, 138))
         p.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), 14), Qt.AlignmentFlag.AlignLeft, "0")
         p.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), 14), Qt.AlignmentFlag.AlignRight,
-                   f"{xmax} it")
+                   f"{xmax:,} it")
         p.end()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
                                QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSizePolicy, QSlider, QSpinBox, QToolButton,
@@ -426,6 +426,25 @@ def fmt_duration(s: float | None) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
+def fmt_eta_range(lo: float, hi: float) -> str:
+    """(low, high) seconds left as a person would say it: 'about 2–4 min', 'under 3 min'."""
+    lo, hi = max(0.0, min(lo, hi)), max(0.0, lo, hi)
+    if hi < 60:
+        a, b = max(5, int(round(lo / 5)) * 5), max(5, int(math.ceil(hi / 5)) * 5)
+        return f"about {a} s" if a == b else f"about {a}–{b} s"
+    if hi >= 5400:
+        a, b = round(lo / 3600, 1), round(hi / 3600, 1)
+        return f"about {a:g} h" if a == b else f"about {a:g}–{b:g} h"
+    b = int(math.ceil(hi / 60))
+    if lo < 60:
+        return f"under {b} min"
+    a = int(lo // 60)
+    return f"about {a} min" if a == b else f"about {a}–{b} min"
+
+
+BAR_STEPS = 1000          # the progress bar's resolution
+
+
 class RunPanel(QWidget):
     """Restore / pause / stop and the progress read-out."""
 
@@ -477,6 +496,9 @@ class RunPanel(QWidget):
             stats.addWidget(cap, (i // 2) * 2, i % 2)
             stats.addWidget(lab, (i // 2) * 2 + 1, i % 2)
         lay.addLayout(stats)
+        self.phase = hint_label("")         # the first minutes: why it looks rough, what Stop keeps
+        self.phase.setObjectName("RunPhase")
+        lay.addWidget(self.phase)
         self.curve = LossCurve()
         lay.addWidget(self.curve)
         self.message = hint_label("")
@@ -491,22 +513,26 @@ class RunPanel(QWidget):
         for w in self.progress_widgets:
             w.setVisible(on)
         self.idle_hint.setVisible(not on)
+        self.phase.setVisible(False)
 
     def reset(self, total: int = 0, active: bool = True) -> None:
         self.set_active(active)
         self.curve.clear()
         self.curve.set_total(total)
-        self.bar.setRange(0, max(1, total))
+        self.bar.setRange(0, BAR_STEPS)
         self.bar.setValue(0)
         self.iter_value.setText(f"0 / {total}" if total else "–")
         self.speed_value.setText("–")
         self.eta_value.setText("–")
         self.elapsed_value.setText("–")
         self.message.setText("")
+        self.phase.setText("")
 
-    def show_progress(self, p) -> None:
-        self.bar.setRange(0, max(1, p.total))
-        self.bar.setValue(min(p.iteration, p.total))
+    def show_progress(self, p, fallback: str = "the original") -> None:
+        """`fallback`: what Stop keeps before the run is usable (the engine decides; this only says it)."""
+        frac = p.progress if p.progress is not None else min(p.iteration, p.total) / max(1, p.total)
+        # the engine keeps its fraction monotone; this guards the bar against an older engine's jumps
+        self.bar.setValue(BAR_STEPS if p.done else max(self.bar.value(), round(frac * BAR_STEPS)))
         self.curve.set_total(p.total)
         part = f"  ·  part {p.part + 1}/{p.parts}" if p.parts and p.parts > 1 and p.part is not None else ""
         self.iter_value.setText(f"{p.iteration:,} / {p.total:,}{part}")
@@ -517,9 +543,23 @@ class RunPanel(QWidget):
             self.speed_value.setText(f"{1.0 / spi:.1f} it/s")
         else:
             self.speed_value.setText(f"{spi:.1f} s/it")
-        self.eta_value.setText(fmt_duration(p.eta_s) if not p.done else "done")
+        if p.done:
+            self.eta_value.setText("done")
+        elif p.eta_range is not None:
+            self.eta_value.setText(fmt_eta_range(*p.eta_range))
+        else:
+            self.eta_value.setText(fmt_duration(p.eta_s))
+        self.eta_value.setToolTip("A range: the run may end sooner, when auto-stop finds the quality peak."
+                                  if p.eta_range is not None else "")
         self.elapsed_value.setText(fmt_duration(p.elapsed_s))
         self.curve.set_peak(p.peak_iteration)
+        early = not p.done and not p.usable
+        if early:
+            when = (f" The run should end in {fmt_eta_range(*p.eta_range)}." if p.eta_range is not None
+                    else "")
+            self.phase.setText(f"Early iterations look rough: the picture sharpens as the fit goes on. "
+                               f"Stopping now keeps {fallback}.{when}")
+        self.phase.setVisible(early)
 
 
 class Banner(QFrame):
@@ -528,6 +568,7 @@ class Banner(QFrame):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._over: QWidget | None = None
         self.setObjectName("Banner")
         lay = QHBoxLayout(self)
         lay.setContentsMargins(12, 8, 8, 8)
@@ -558,6 +599,27 @@ class Banner(QFrame):
         self.icon_label.setPixmap(icon(name).pixmap(20, 20))
         self.text.setText(text)
         self.show()
+        self._place()
+
+    def float_over(self, target: QWidget) -> None:
+        """Float over the bottom edge of `target`, a sibling, instead of taking layout space:
+        the photo keeps its place and zoom when a message comes or goes."""
+        self._over = target
+        target.installEventFilter(self)
+
+    def eventFilter(self, obj, ev) -> bool:
+        if obj is self._over and ev.type() in (QEvent.Type.Resize, QEvent.Type.Move):
+            self._place()
+        return False
+
+    def _place(self) -> None:
+        t = self._over
+        if t is None or not self.isVisible():
+            return
+        w = t.width()
+        h = self.heightForWidth(w) if self.hasHeightForWidth() else self.sizeHint().height()
+        self.setGeometry(t.x(), t.y() + t.height() - h, w, h)
+        self.raise_()
 
     def message(self) -> str:
         return self.text.text() if self.isVisible() else ""

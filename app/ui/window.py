@@ -18,7 +18,7 @@ from app.model.history import History, Snapshot
 from app.model.mask import MaskModel
 from app.model.task import TASK_LABELS, TaskSettings
 from app.ui.canvas import TOOL_BRUSH, TOOL_ERASER, TOOL_PAN, Canvas
-from app.ui.filmstrip import CURRENT, ORIGINAL, CompareBar, Filmstrip, key_label
+from app.ui.filmstrip import CURRENT, ORIGINAL, RESULT_TIP, CompareBar, Filmstrip, key_label
 from app.ui.layers import PictureLayer
 from app.ui.panels import Banner, MaskPanel, RunPanel, TaskPanel
 from app.ui.projects import PROJECT_FILTER, ProjectManager
@@ -29,6 +29,11 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp);;All files
 SAVE_FILTERS = {"PNG (lossless) (*.png)": ".png", "TIFF (lossless) (*.tif *.tiff)": ".tif",
                 "JPEG (*.jpg *.jpeg)": ".jpg", "WebP (*.webp)": ".webp"}
 MAX_RECENT = 10
+BRUSH_FRACTION = 0.02        # a new photo's brush: this share of its shorter side (at least 3 px)
+# what a run keeps when stopped before it is useful (the engine decides, Step.extra["kept"])
+KEPT_LABELS = {"original": "original", "lanczos": "Lanczos upscale", "classical fill": "classical fill"}
+FALLBACKS = {"denoise": "the original", "jpeg": "the original", "sr": "the Lanczos upscale",
+             "inpaint": "the classical fill"}
 TOOL_HINTS = {
     TOOL_BRUSH: "Brush: paint what should be filled  ·  [ ] or Alt+wheel size  ·  E eraser  ·  "
                 "Space+drag pan  ·  Ctrl+Z undo",
@@ -39,6 +44,52 @@ TOOL_HINTS = {
 
 def _is_text_input(w) -> bool:
     return isinstance(w, (QLineEdit, QAbstractSpinBox, QComboBox))
+
+
+def result_iteration(p) -> int | None:
+    """The iteration whose output is the result (the engine's number; older engines: the last)."""
+    if p is None:
+        return None
+    return p.result_iteration if p.result_iteration is not None else p.iteration
+
+
+def parts_phrase(indices: list[int], parts: int | None) -> str:
+    """0-based part indices as words: 'Part 3 of 4', 'Parts 2–4 of 4', 'Parts 1, 3 and 5 of 6'."""
+    ns = sorted({i + 1 for i in indices})
+    of = f" of {parts}" if parts else ""
+    if len(ns) == 1:
+        return f"Part {ns[0]}{of}"
+    if ns == list(range(ns[0], ns[-1] + 1)):
+        return f"Parts {ns[0]}–{ns[-1]}{of}"
+    return f"Parts {', '.join(map(str, ns[:-1]))} and {ns[-1]}{of}"
+
+
+def finish_message(stopped_by: str | None, p) -> tuple[str, str]:
+    """The sentence that ends a run and the banner's kind, in the run's one numbering."""
+    it = p.iteration if p else 0
+    rit = result_iteration(p)
+    kind = "success"
+    if p is not None and p.kept:
+        kept = KEPT_LABELS.get(p.kept, p.kept)
+        msg = p.kept_message or f"Stopped at iteration {it}: too early to be useful; the {kept} is kept."
+        kind = "info"
+    elif stopped_by == "auto":
+        msg = f"Stopped at the quality peak: the result is iteration {rit}" + \
+              (f" (the run went on to {it} to make sure)." if rit != it else ".")
+    elif stopped_by == "user":
+        msg = f"Stopped at iteration {it}; " + \
+              (f"the result is iteration {rit}, the best so far." if rit != it else "the result so far is kept.")
+    elif stopped_by == "iterations":
+        msg = f"Finished all {it} iterations" + (f"; the result is iteration {rit}, the quality peak." if rit != it
+                                                 else ".")
+    else:
+        msg = f"Finished at iteration {it}."
+    if p is not None and p.unfinished_parts and "part" not in msg.lower():
+        n = len(p.unfinished_parts)
+        msg += f" {parts_phrase(p.unfinished_parts, p.parts)} kept the input: the run stopped before " + \
+               ("it." if n == 1 else "them.")
+        kind = "info"
+    return msg, kind
 
 
 class MainWindow(QMainWindow):
@@ -72,6 +123,8 @@ class MainWindow(QMainWindow):
         self.src_b = CURRENT
         self._closing = False
         self._peek_keys: set[int] = set()
+        self._sizing_brush = False
+        self._was_usable = True
         self.recent: list[str] = []
         self.runner = FitRunner(self)
         self._build_actions()
@@ -183,8 +236,7 @@ class MainWindow(QMainWindow):
         v = QVBoxLayout(central)
         v.setContentsMargins(0, 0, 0, 0)
         v.setSpacing(0)
-        self.banner = Banner()
-        v.addWidget(self.banner)
+        self.banner = Banner(central)      # floats over the canvas: messages never move the photo
         self.canvas = Canvas()
         self.canvas2 = Canvas()          # right-hand view for side by side
         self.canvas2.hide()
@@ -194,8 +246,9 @@ class MainWindow(QMainWindow):
         self.canvas_split.addWidget(self.canvas)
         self.canvas_split.addWidget(self.canvas2)
         v.addWidget(self.canvas_split, 1)
+        self.banner.float_over(self.canvas_split)
         self.compare_bar = CompareBar(self.actions_)
-        self.compare_bar.hide()           # shown once a run has something to compare
+        self.compare_bar.hide()           # shown with a photo, so the canvas keeps its size when a run starts
         v.addWidget(self.compare_bar)
         self.filmstrip = Filmstrip()
         v.addWidget(self.filmstrip)
@@ -442,8 +495,11 @@ class MainWindow(QMainWindow):
         self.task_panel.set_settings(TaskSettings())
         self.task_panel.advanced.set_expanded(False)
         self._task_changed(TaskSettings().task)
-        self.canvas.set_brush_size(40)
-        self.mask_panel.set_size(40)
+        if self.photo is not None:
+            self._brush_from_fraction()
+        else:
+            self.canvas.set_brush_size(40)
+            self.mask_panel.set_size(40)
         self.mask_panel.set_opacity(0.55)
         self.main_split.setSizes([max(400, self.width() - 350), 350])
         self.notify("Settings were reset to their defaults.", "info")
@@ -493,6 +549,13 @@ class MainWindow(QMainWindow):
     def show_error(self, text: str) -> None:
         self.notify(text, "error")
 
+    def may_discard_result(self, title: str, doing: str) -> bool:
+        """True when nothing unsaved would be lost, or the user agrees to lose it. Every path
+        that replaces the result (open, drop, paste, recent file, project, new run, quit) asks here."""
+        if self.result is None or self.result_saved:
+            return True
+        return self.confirm(title, f"The current result is not saved. {doing}")
+
     def _confirm_dialog(self, title: str, text: str) -> bool:
         r = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                  QMessageBox.StandardButton.No)
@@ -510,6 +573,9 @@ class MainWindow(QMainWindow):
             return False
         if str(path).lower().endswith(".dipproj"):
             return self.open_project(path)
+        if not self.may_discard_result("Open another photo",
+                                       f"Open {Path(path).name} and discard the result?"):
+            return False
         from dip_engine import imageio
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
@@ -555,6 +621,8 @@ class MainWindow(QMainWindow):
             if img.isNull():
                 self.show_error("The clipboard holds no picture.")
                 return
+            if not self.may_discard_result("Paste a photo", "Paste the picture and discard the result?"):
+                return
             fd, tmp = tempfile.mkstemp(suffix=".png", prefix="dip-paste-")
             os.close(fd)
             try:
@@ -588,6 +656,7 @@ class MainWindow(QMainWindow):
         self.mask_model = MaskModel(photo.width, photo.height)
         self.mask_model.add_listener(lambda _bb: self._mask_changed())
         self.canvas.set_mask(self.mask_model)
+        self._brush_from_fraction()
         self.history.clear()
         self.frame = None
         self.frame_layer = None
@@ -598,17 +667,13 @@ class MainWindow(QMainWindow):
         self.last_outcome = None
         self.base_thumb = thumbnail(rgb)
         self.filmstrip.reset_strip(self.base_thumb)
-        self.compare_bar.hide()
+        self.compare_bar.show()
         self.src_a, self.src_b = ORIGINAL, CURRENT
         self.run_panel.reset(active=False)
         self.banner.hide()
         self.set_view_mode("single")
         self._refresh_view()
-        bits = getattr(photo, "bit_depth", 8)
-        ch = photo.data.shape[2] if photo.data.ndim == 3 else 1
-        kind = {1: "gray", 2: "gray + alpha", 3: "RGB", 4: "RGBA"}.get(ch, f"{ch} ch")
-        icc = " · ICC" if self.converter.manages_colour else ""
-        self.info_label.setText(f"{photo.width} × {photo.height} · {bits}-bit {kind}{icc}")
+        self._show_info()
         self.title_label.setText(self.display_name)
         self.setWindowTitle(f"{self.display_name} — DIP Studio")
         self._mask_changed()
@@ -623,13 +688,42 @@ class MainWindow(QMainWindow):
         self.canvas.fit()
 
     def actual_size(self) -> None:
-        self.canvas.actual_size()
+        """100 %: one screen pixel per pixel of the picture shown (an SR result's own pixels)."""
+        self.canvas.actual_size(self.shown_scale())
+
+    def shown_scale(self) -> float:
+        """Pixels of the shown picture per photo pixel: the SR factor for a result or snapshot."""
+        key = self.src_b
+        if key == ORIGINAL or self.job is None:
+            return 1.0
+        if key == CURRENT and self.frame_layer is None and self.result is None:
+            return 1.0
+        return self._out_scale()
 
     def _zoom(self, f: float) -> None:
         self.canvas.zoom_by(f)
 
-    def _show_zoom(self, z: float) -> None:
-        self.zoom_label.setText(f"{z * 100:.0f} %")
+    def _show_zoom(self, z: float | None = None) -> None:
+        z = self.canvas.zoom if z is None else z
+        self.zoom_label.setText(f"{z / self.shown_scale() * 100:.0f} %")
+
+    def _show_info(self) -> None:
+        """The status bar's size: the shown picture's (an SR result is larger than the photo)."""
+        photo = self.photo
+        if photo is None:
+            self.info_label.setText("")
+            return
+        bits = getattr(photo, "bit_depth", 8)
+        ch = photo.data.shape[2] if photo.data.ndim == 3 else 1
+        kind = {1: "gray", 2: "gray + alpha", 3: "RGB", 4: "RGBA"}.get(ch, f"{ch} ch")
+        icc = " · ICC" if self.converter.manages_colour else ""
+        scale = self.shown_scale()
+        if scale != 1.0:
+            w, h = round(photo.width * scale), round(photo.height * scale)
+            size = f"{w} × {h} ({scale:g}× of {photo.width} × {photo.height})"
+        else:
+            size = f"{photo.width} × {photo.height}"
+        self.info_label.setText(f"{size} · {bits}-bit {kind}{icc}")
 
     def _show_pos(self, pos) -> None:
         self.pos_label.setText("" if pos is None else f"x {pos[0]}  y {pos[1]}")
@@ -662,11 +756,16 @@ class MainWindow(QMainWindow):
 
     def _current_label(self) -> str:
         if self.runner.busy:
+            if self.frame is not None and self.frame.iteration == 0 and self.job is not None:
+                return f"Starting point: {FALLBACKS.get(self.job.task, 'the original')}"
             return "Live"
         if self.result is not None:
             if isinstance(self.result_key, Snapshot):
                 return f"Result (iteration {self.result_key.iteration})"
-            it = self.last_outcome.progress.iteration if self.last_outcome and self.last_outcome.progress else None
+            p = self.last_outcome.progress if self.last_outcome else None
+            if p is not None and p.kept:
+                return f"Result ({KEPT_LABELS.get(p.kept, p.kept)} kept)"
+            it = result_iteration(p)
             return f"Result (iteration {it})" if it is not None else "Result"
         return "Current"
 
@@ -733,6 +832,8 @@ class MainWindow(QMainWindow):
         if hasattr(self, "actions_") and "make_result" in self.actions_:
             self._update_actions()
         self.run_panel.curve.set_marker(self.src_b.iteration if isinstance(self.src_b, Snapshot) else None)
+        self._show_info()
+        self._show_zoom()
 
     def _filmstrip_activated(self, key) -> None:
         self.src_b = key
@@ -803,6 +904,23 @@ class MainWindow(QMainWindow):
     def _brush_size_changed(self, size: float) -> None:
         self.mask_panel.set_size(size)
         self.settings.setValue("brush/size", size)
+        if self.photo is not None and not self._sizing_brush:
+            self.settings.setValue("brush/fraction", size / min(self.photo.width, self.photo.height))
+
+    def _brush_from_fraction(self) -> None:
+        """The brush keeps its share of the photo's shorter side from photo to photo."""
+        try:
+            frac = float(self.settings.value("brush/fraction", BRUSH_FRACTION))
+        except (TypeError, ValueError):
+            frac = BRUSH_FRACTION
+        if not 0 < frac <= 1:
+            frac = BRUSH_FRACTION
+        self._sizing_brush = True
+        try:
+            self.canvas.set_brush_size(max(3, round(frac * min(self.photo.width, self.photo.height))))
+        finally:
+            self._sizing_brush = False
+        self.mask_panel.set_size(self.canvas.brush_size)
 
     def _mask_edited(self) -> None:
         self._update_actions()
@@ -891,6 +1009,8 @@ class MainWindow(QMainWindow):
         self.mask_sep.setVisible(inpaint and self.photo is not None)
         if not inpaint and self.canvas.tool != TOOL_PAN:
             self.set_tool(TOOL_PAN)
+        elif inpaint and self.photo is not None and not self.runner.busy and self.canvas.tool == TOOL_PAN:
+            self.set_tool(TOOL_BRUSH)           # choosing Inpaint means painting comes next
         self._update_mask_display()
         self._update_actions()
         self._update_hint()
@@ -969,9 +1089,8 @@ class MainWindow(QMainWindow):
             self.show_error(f"Not enough memory for this run: {pl.error}.")
             return False
         ckpt = self.projects.resume_for(job, force=resume is True)
-        if self.result is not None and not self.result_saved:
-            if not self.confirm("Start a new run", "The current result is not saved. Start a new run and replace it?"):
-                return False
+        if not self.may_discard_result("Start a new run", "Start a new run and replace it?"):
+            return False
         self.banner.hide()
         self.job = job
         if ckpt is None:
@@ -979,6 +1098,7 @@ class MainWindow(QMainWindow):
         self.frame = None
         self.frame_layer = None
         self.frames_received = 0
+        self._was_usable = True
         self.result = None
         self.result_key = None
         self.result_saved = True
@@ -1030,9 +1150,8 @@ class MainWindow(QMainWindow):
         if self.runner.busy:
             self.show_error("A restoration is running: stop it before opening a project.")
             return False
-        if self.result is not None and not self.result_saved:
-            if not self.confirm("Open a project", "The current result is not saved. Open the project anyway?"):
-                return False
+        if not self.may_discard_result("Open a project", "Open the project anyway?"):
+            return False
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             ok = self.projects.open_project(path)
@@ -1097,7 +1216,12 @@ class MainWindow(QMainWindow):
         self.flash("Paused: Ctrl+P resumes" if paused else "Resumed", 3000)
 
     def _on_progress(self, p) -> None:
-        self.run_panel.show_progress(p)
+        task = getattr(self.job, "task", "")
+        self.run_panel.show_progress(p, FALLBACKS.get(task, "the original"))
+        if p.usable and not self._was_usable and not p.done:
+            self.flash(f"From iteration {p.iteration:,} the fit beats {FALLBACKS.get(task, 'the original')}: "
+                       "stopping now keeps it.", 5000)
+        self._was_usable = p.usable
         if p.stop_suggested and self.job is not None and self.job.stop == "never" and p.peak_iteration:
             self.run_panel.message.setText(f"Auto-stop would stop here: the quality peaked near iteration "
                                            f"{p.peak_iteration}.")
@@ -1130,24 +1254,21 @@ class MainWindow(QMainWindow):
         self.result_meta = dict(outcome.metadata or {})
         self.result_saved = self.result is None
         p = outcome.progress
-        it = p.iteration if p else 0
+        msg, kind = finish_message(outcome.stopped_by, p)
+        rit = result_iteration(p)
+        tip = RESULT_TIP.format(it=rit) if rit is not None and not (p and p.kept) else None
         if outcome.final_snapshot is not None:
             self.frame_layer = PictureLayer(outcome.final_snapshot.display,
                                             self._region_rect(outcome.final_snapshot.region), build_pyramid=False)
-            self.filmstrip.set_current(outcome.final_snapshot.thumb, "Result")
+            self.filmstrip.set_current(outcome.final_snapshot.thumb, "Result", tip)
         else:
-            self.filmstrip.set_current(None, "Result")
-        if outcome.stopped_by == "auto":
-            peak = p.peak_iteration if p and p.peak_iteration else it
-            msg = f"Stopped at the detected quality peak, iteration {peak}."
-        elif outcome.stopped_by == "user":
-            msg = f"Stopped at iteration {it}; the best result so far is kept."
-        elif outcome.stopped_by == "iterations":
-            msg = f"Finished all {it} iterations."
-        else:
-            msg = f"Finished at iteration {it}."
+            self.filmstrip.set_current(None, "Result", tip)
         self.run_panel.message.setText(msg)
-        self.notify(msg + "  Ctrl+S saves the result.", "success")
+        self.run_panel.message.setToolTip(tip or msg)
+        self.run_panel.phase.hide()
+        if rit is not None:
+            self.run_panel.curve.set_peak(rit, "result")
+        self.notify(msg + "  Ctrl+S saves the result." if self.result is not None else msg, kind)
         self.actions_["pause"].setText("Pause")
         self.actions_["pause"].setIcon(icon("pause"))
         # after a run the mask overlay would hide the fill: show the result clean
@@ -1410,10 +1531,9 @@ class MainWindow(QMainWindow):
             self.notify("Stopping the run, then closing…", "info")
             e.ignore()
             return
-        if self.result is not None and not self.result_saved and not self._closing:
-            if not self.confirm("Close without saving?", "The result is not saved. Close anyway?"):
-                e.ignore()
-                return
+        if not self._closing and not self.may_discard_result("Close without saving?", "Close anyway?"):
+            e.ignore()
+            return
         self.save_settings()
         QApplication.instance().removeEventFilter(self)
         self.projects.shutdown()                      # clean exit: no recovery offered next time

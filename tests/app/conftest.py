@@ -68,3 +68,8 @@ def fast_settings(window, task="denoise", iters=20, channels=8, auto_stop=False)
     tp.iters_spin.setValue(iters)
     tp.channels_spin.setValue(channels)
     tp.auto_stop.setChecked(auto_stop)
+
+
+def fitting(window) -> bool:
+    """The run has shown a fitted frame (the engine's first frame, iteration 0, is only its preview)."""
+    return window.frame is not None and window.frame.iteration > 0

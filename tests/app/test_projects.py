@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.ui.filmstrip import CURRENT
-from tests.app.conftest import RUN_TIMEOUT, fast_settings
+from tests.app.conftest import RUN_TIMEOUT, fast_settings, fitting
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.timeout(240)
@@ -71,7 +71,7 @@ def test_a_paused_and_stopped_run_continues_from_its_checkpoint(window, tiny_pho
     got = []
     window.runner.checkpointReady.connect(lambda c: got.append(c["iteration"]))
     assert window.start_run()
-    qtbot.waitUntil(lambda: window.frames_received >= 1, timeout=RUN_TIMEOUT)
+    qtbot.waitUntil(lambda: fitting(window), timeout=RUN_TIMEOUT)
     window.actions_["pause"].trigger()                          # a pause hands over the run's state
     qtbot.waitUntil(lambda: bool(got), timeout=RUN_TIMEOUT)
     assert window.projects.checkpoint["iteration"] == got[0] > 0
@@ -86,7 +86,7 @@ def test_a_paused_and_stopped_run_continues_from_its_checkpoint(window, tiny_pho
     assert other.open_project(str(path))
     assert f"iteration {k}" in other.run_panel.message.text()
     first = []
-    other.runner.progressed.connect(lambda p: first.append(p.iteration) if not first else None)
+    other.runner.lossesAdded.connect(lambda pts: first.extend(i for i, _ in pts))   # every fitted iteration
     _run_to_end(qtbot, other)                                   # Restore continues the saved run
     assert first[0] == k + 1 and other.last_outcome.progress.iteration == 60
     assert other.history.iterations()[0] <= k                   # the saved history is kept
@@ -101,7 +101,7 @@ def test_changed_settings_start_a_new_run_instead(window, tiny_photo, qtbot, tmp
     window.projects.resume_next = True
     window.task_panel.channels_spin.setValue(12)
     first = []
-    window.runner.progressed.connect(lambda p: first.append(p.iteration) if not first else None)
+    window.runner.lossesAdded.connect(lambda pts: first.extend(i for i, _ in pts))   # every fitted iteration
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
         assert window.start_run()
         assert "Starting a new run: the saved run used channels 8, not 12" in window.run_panel.message.text()
@@ -193,7 +193,7 @@ def test_recovery_after_the_app_is_killed_mid_run(tiny_photo, qtbot, tmp_path, s
     assert (s.task, s.preset, s.iters, s.channels) == ("inpaint", "fast", 5000, 8)
     assert "Restore continues the run" in w.banner.message()
     first = []
-    w.runner.progressed.connect(lambda p: first.append(p.iteration) if not first else None)
+    w.runner.lossesAdded.connect(lambda pts: first.extend(i for i, _ in pts))   # every fitted iteration
     assert w.start_run()
     qtbot.waitUntil(lambda: bool(first), timeout=RUN_TIMEOUT)
     assert first[0] == k + 1                                     # continues where the killed run was
