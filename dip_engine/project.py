@@ -103,7 +103,7 @@ def save_project(project: Project, path: str | os.PathLike, *, overwrite: bool =
         path = path.with_suffix(SUFFIX)
     members = _members(project)           # encode first: nothing touches the disk if this fails
     try:
-        return imageio._write_atomic(path, lambda fp: _write_zip(fp, members), overwrite)
+        return imageio.write_atomic(path, lambda fp: _write_zip(fp, members), overwrite)
     except imageio.ImageError as e:
         raise ProjectError(str(e)) from None
     except FileExistsError as e:
@@ -163,7 +163,7 @@ def _members(p: Project) -> list[tuple[str, bytes | str, int]]:
     manifest["history"] = history
     if p.result is not None:
         buf = io.BytesIO()
-        imageio._write_png(buf, p.result, {str(k): str(v) for k, v in p.result_meta.items()} or None, 95)
+        imageio.write_png(buf, p.result, {str(k): str(v) for k, v in p.result_meta.items()} or None)
         out.append(("result.png", buf.getvalue(), stored))
         manifest["result"] = {"file": "result.png", "metadata": {str(k): str(v) for k, v in p.result_meta.items()}}
     else:
@@ -217,13 +217,13 @@ def _matches_file(photo: Photo, path: str) -> bool:
 
 def _encode_photo(photo: Photo) -> bytes:
     buf = io.BytesIO()
-    imageio._write_png(buf, photo, None, 95)
+    imageio.write_png(buf, photo)
     return buf.getvalue()
 
 
 def _png(data: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    imageio._write_png(buf, Photo(data), None, 95)
+    imageio.write_png(buf, Photo(data))
     return buf.getvalue()
 
 

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image, ImageCms, ImageOps
 
 from dip_engine import imageio
+from dip_engine.imageio import writers
 from dip_engine.imageio import (
     ImageError,
     Photo,
@@ -60,6 +62,14 @@ def camera_exif(orientation=1) -> Image.Exif:
     exif[ORIENTATION] = orientation
     exif.get_ifd(0x8769)[0x9003] = "2021:06:01 12:00:00"  # DateTimeOriginal
     return exif
+
+
+def write_tiff(path, data, **kwargs):
+    """A TIFF written by another program (tifffile), deflate-compressed unless told otherwise."""
+    kwargs.setdefault("compression", "zlib")
+    photometric = "rgb" if data.ndim == 3 and data.shape[2] >= 3 else "minisblack"
+    tifffile.imwrite(path, data, photometric=photometric, **kwargs)
+    return path
 
 
 def one_line_naming(err: pytest.ExceptionInfo, path: Path) -> str:
@@ -291,9 +301,9 @@ def png_header(path, w, h):
     """A PNG that declares w x h but holds almost no data (enough for Pillow's header read)."""
     ihdr = struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0)
     chunks = [
-        imageio._chunk(b"IHDR", ihdr),
-        imageio._chunk(b"IDAT", zlib.compress(b"\0")),
-        imageio._chunk(b"IEND", b""),
+        writers._chunk(b"IHDR", ihdr),
+        writers._chunk(b"IDAT", zlib.compress(b"\0")),
+        writers._chunk(b"IEND", b""),
     ]
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"".join(chunks))
     return path
@@ -334,9 +344,13 @@ BAD_FILES = {
         lambda p: truncated(save_image(Photo(noise(64, 64, dtype=np.uint16)), p / "t.tif"), 0.8),
         "damaged",
     ),
-    "float_tiff": (
-        lambda p: Image.fromarray(np.zeros((16, 16), np.float32)).save(p / "f.tif") or p / "f.tif",
+    "signed_tiff": (
+        lambda p: tifffile.imwrite(p / "s.tif", np.zeros((16, 16), np.int16)) or p / "s.tif",
         "not supported",
+    ),
+    "truncated_la16_tiff": (
+        lambda p: truncated(write_tiff(p / "t.tif", noise(64, 64, 2, np.uint16), extrasamples=["unassalpha"]), 0.6),
+        "damaged",
     ),
 }
 
@@ -409,11 +423,11 @@ def test_writer_failing_midway_leaves_old_file_and_no_temp(tmp_path, monkeypatch
     path = save_image(Photo(noise()), tmp_path / "x.png")
     before = path.read_bytes()
 
-    def half_then_fail(fp, photo, settings, quality):
+    def half_then_fail(fp, photo, quality):
         fp.write(before[: len(before) // 2])
         raise RuntimeError("encoder crashed")
 
-    monkeypatch.setitem(imageio._WRITERS, "PNG", half_then_fail)
+    monkeypatch.setitem(writers.WRITERS, "PNG", half_then_fail)
     with pytest.raises(RuntimeError):
         save_image(Photo(noise()), path, overwrite=True)
     assert path.read_bytes() == before and leftovers(tmp_path) == []
@@ -437,11 +451,11 @@ def test_pillow_encoder_failing_midway(tmp_path, monkeypatch):
 
 
 def test_disk_full_is_an_image_error(tmp_path, monkeypatch):
-    def full(fp, photo, settings, quality):
+    def full(fp, photo, quality):
         fp.write(b"x")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setitem(imageio._WRITERS, "TIFF", full)
+    monkeypatch.setitem(writers.WRITERS, "TIFF", full)
     with pytest.raises(ImageError) as err:
         save_image(Photo(noise()), tmp_path / "x.tif")
     assert "No space left" in one_line_naming(err, tmp_path)
