@@ -25,7 +25,12 @@ from app.ui.projects import PROJECT_FILTER, ProjectManager
 from app.ui.resources import icon
 from app.worker import FitRunner
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp);;All files (*)"
+# what dip_engine.imageio reads (imageio/formats.py), in both cases: camera files are often upper case
+PICTURE_TYPES = "png jpg jpeg tif tiff webp bmp heic heif hif avif".split()
+RAW_TYPES = "dng cr2 cr3 crw nef nrw arw srf sr2 raf orf rw2 pef srw x3f 3fr iiq erf kdc mef mos mrw raw rwl".split()
+_GLOBS = {name: " ".join(f"*.{e} *.{e.upper()}" for e in types)
+          for name, types in (("photos", PICTURE_TYPES + RAW_TYPES), ("raw", RAW_TYPES))}
+IMAGE_FILTER = f"Photos ({_GLOBS['photos']});;Camera RAW ({_GLOBS['raw']});;All files (*)"
 SAVE_FILTERS = {"PNG (lossless) (*.png)": ".png", "TIFF (lossless) (*.tif *.tiff)": ".tif",
                 "JPEG (*.jpg *.jpeg)": ".jpg", "WebP (*.webp)": ".webp"}
 MAX_RECENT = 10
