@@ -21,7 +21,7 @@ from pathlib import Path
 from . import __version__, imageio, presets, restore
 from . import project as projects
 
-OUTPUT_TYPES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
+OUTPUT_TYPES = imageio.SAVE_SUFFIXES
 
 
 class UsageError(Exception):
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser(task, help=helps[task], description=helps[task])
         s.add_argument("input", metavar="INPUT", type=Path, help="the photo to restore")
         s.add_argument("-o", "--output", required=True, type=Path,
-                       help="where to write the result (.png lossless default, .tif, .jpg, .webp)")
+                       help="where to write the result (.png lossless default, .tif, .jpg, .webp, .heic, .avif)")
         if task == "sr":
             s.add_argument("--scale", type=int, required=True, help="enlargement factor, 2 to 8")
         if task == "inpaint":
@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _common(s) -> None:
-    s.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default 95)")
+    s.add_argument("--quality", type=int, default=95, help="JPEG/WebP/HEIC/AVIF quality 1-100 (default 95)")
     s.add_argument("--overwrite", action="store_true", help="replace OUTPUT (and --project FILE) if it exists")
     s.add_argument("--strip-metadata", action="store_true", help="do not copy EXIF/ICC/DPI or write settings")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -97,7 +97,7 @@ def _common(s) -> None:
 
 def _check_output(out: Path, inp: Path, overwrite: bool) -> None:
     if out.suffix.lower() not in OUTPUT_TYPES:
-        raise UsageError(f"{out}: unsupported output type '{out.suffix or '(none)'}': use .png, .tif, .jpg or .webp")
+        raise UsageError(f"{out}: unsupported output type '{out.suffix or '(none)'}': use .png, .tif, .jpg, .webp, .heic or .avif")
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"{out}: the folder {folder} does not exist: create it or choose another output")
@@ -123,6 +123,8 @@ def _job(args) -> restore.Job:
     if args.task == "sr" and args.scale not in restore.SCALES:
         raise UsageError(f"--scale must be a whole number from 2 to 8, not {args.scale}")
     photo = imageio.load_image(args.input)
+    if photo.developed and not args.quiet:   # a camera RAW file: say how it was developed
+        print(f"dip-engine: {photo.developed}", file=sys.stderr)
     mask = None
     if args.task == "inpaint":
         mask = imageio.load_mask(args.mask, size=(photo.width, photo.height))
