@@ -279,7 +279,7 @@ def iptc_from_png_text(value: str | None) -> bytes | None:
     if not value:
         return None
     try:
-        _, _, length, *lines = value.split()
+        _, length, *lines = value.split()
         data = binascii.unhexlify("".join(lines))
         return data[: int(length)] or None
     except (ValueError, binascii.Error):
