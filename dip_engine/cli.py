@@ -5,6 +5,7 @@
     dip-engine sr      INPUT -o OUTPUT --scale N [options]
     dip-engine inpaint INPUT --mask MASK -o OUTPUT [options]
     dip-engine resume  PROJECT -o OUTPUT [--iters N]   continue a run saved with --project
+    dip-engine batch   TASK INPUT... -o OUTDIR [options]   many photos (dip_engine/batch)
 
 Exit status: 0 done, 2 bad usage or bad input (one line on stderr), 1 the run itself failed.
 """
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save a checkpoint into PROJECT every N iterations (default 100)")
     s.add_argument("--no-update", action="store_true", help="leave PROJECT as it is (no checkpoints written)")
     _common(s)
+    from .batch import command as batch_command
+    batch_command.add_parser(sub, _common)
     return p
 
 
@@ -295,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.task:
             parser.print_help(sys.stderr)
             return 2
+        if args.task == "batch":
+            from .batch.command import main as batch
+            return batch(args)
         summary = _run(args)
     except (UsageError, imageio.ImageError) as e:
         print(f"dip-engine: error: {e}", file=sys.stderr)
