@@ -85,6 +85,9 @@ class Problem:
     operator: nn.Module                # maps the clean estimate to the observation's space
     size: tuple[int, int]              # (H, W) of the clean estimate
     weight: torch.Tensor | None = None  # 1 x 1 x h x w, 1 where the observation is known
+    # The result is "usable" (better than the classical fallback) once the smoothed output's data
+    # term falls to this level; None: usable from the start (restore.py says per task why).
+    usable_mse: float | None = None
 
 
 @dataclass
@@ -106,6 +109,10 @@ class Step:
     region: tuple[int, int, int, int] | None = None  # filled in by restore: (top, left, bottom, right)
     result: object | None = None       # filled in by restore on the final step: an imageio.Photo
     extra: dict = field(default_factory=dict)
+    progress: float | None = None      # fraction of the run done, 0..1, monotone (fixed total)
+    eta_range: tuple[float, float] | None = None  # (soonest, latest) seconds left
+    usable: bool = True                # the image is judged better than the classical fallback
+    result_iteration: int | None = None  # final step: the iteration whose smoothed output is `image`
 
 
 def _cpu_state(obj):
@@ -202,6 +209,9 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     params = list(net.parameters())
     good = [p.detach().clone() for p in params]  # clone: on CPU .cpu() would alias the live tensor
     smoothed = best = None
+    best_it = None  # the iteration whose smoothed output `best` is
+    usable = problem.usable_mse is None
+    stops = auto_stop and preset.auto_stop
     # ES-WMV finds the peak of the raw output; the EMA lags it by about 1 / (1 - w) iterations, so
     # the result is the EMA that many iterations after the detected peak (or the latest EMA when
     # the run ends before then).
@@ -220,7 +230,8 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         noise_gen.set_state(resume["noise_rng"])
         smoothed = resume["smoothed"].to(device) if resume["smoothed"] is not None else None
         best = resume["best"].to(device) if resume["best"] is not None else None
-        best_due = resume.get("best_due")
+        best_due, best_it = resume.get("best_due"), resume.get("best_it")
+        usable = usable or resume.get("usable", False)
         es.load_state_dict(resume["es"])
         it, restarts, elapsed = resume["iteration"], resume["restarts"], resume["elapsed_s"]
         lowest_loss = resume.get("lowest_loss", resume.get("last_loss"))  # older checkpoints: the last loss
@@ -231,19 +242,38 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
             return None if t is None else t.detach().to("cpu", copy=True)
         return {"iteration": it, "net": {k: cpu(v) for k, v in net.state_dict().items()},
                 "optimizer": _cpu_state(opt.state_dict()), "z": cpu(z), "noise_rng": noise_gen.get_state(),
-                "smoothed": cpu(smoothed), "best": cpu(best), "best_due": best_due, "es": es.state_dict(), "lowest_loss": lowest_loss,
+                "smoothed": cpu(smoothed), "best": cpu(best), "best_due": best_due, "best_it": best_it, "usable": usable,
+                "es": es.state_dict(), "lowest_loss": lowest_loss,
                 "restarts": restarts, "elapsed_s": elapsed, "seed": seed}
 
     def snapshot_image(t: torch.Tensor) -> np.ndarray:
         return t[0].permute(1, 2, 0).float().cpu().numpy().copy()
 
+    def data_term(t: torch.Tensor) -> float:
+        with torch.no_grad():
+            return float(weighted_mse(op(t), obs, weight))
+
     def step(done: bool, loss: float, with_image: bool) -> Step:
+        nonlocal usable
         spi = elapsed / max(it, 1)
-        img = None
+        img = shown = None
         if with_image and smoothed is not None:
-            img = snapshot_image(best if done and best is not None and best_due is None else smoothed)
-        s = Step(it, total, loss, elapsed, spi, None if done else spi * (total - it), img,
-                 es.variance, es.peak, es.should_stop, done, stopped_by if done else None, restarts)
+            at_best = done and best is not None and best_due is None
+            shown = best if at_best else smoothed
+            img = snapshot_image(shown)
+        if shown is not None and (done or not usable):
+            # latched while running (the fit only gets closer); the final image is judged on its own
+            ok = data_term(shown) <= problem.usable_mse if problem.usable_mse is not None else True
+            usable = ok if done else usable or ok
+        if done:
+            eta = rng = None
+        else:
+            soon = es.earliest_stop(it) if stops else total
+            eta, rng = spi * (min(soon, total) - it + total - it) / 2, (spi * (min(soon, total) - it), spi * (total - it))
+        s = Step(it, total, loss, elapsed, spi, eta, img,
+                 es.variance, es.peak, es.should_stop, done, stopped_by if done else None, restarts,
+                 progress=1.0 if done else it / total, eta_range=rng, usable=usable,
+                 result_iteration=(best_it if shown is best else it) if done and shown is not None else None)
         if done or control.take_checkpoint_request():
             s.checkpoint = checkpoint()
         return s
@@ -296,10 +326,10 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
                 if es.update(it + 1, o[0, :, ::stride, ::stride].float().cpu().numpy()):
                     best_due = it + 1 + lag
                 if best_due is not None and it + 1 >= best_due:
-                    best, best_due = smoothed.clone(), None
+                    best, best_due, best_it = smoothed.clone(), None, it + 1
         it += 1
         elapsed += time.perf_counter() - t0
-        if auto_stop and es.should_stop:
+        if stops and es.should_stop:
             stopped_by = "auto"
             break
         if it % preview_every == 0 and it < total:

@@ -29,6 +29,7 @@ class Preset:
     ema_warmup: bool = False             # shorter EMA memory early on (min(w, (1+t)/(10+t))): less lag
     es_window: int = 50                  # ES-WMV window (iterations)
     es_patience: int = 400               # iterations without a new variance minimum before auto-stop
+    auto_stop: bool = True               # False: the run ends at its budget whatever `stop` asks
     region: bool = False                 # inpainting: fit a crop around the mask only
     margin: float = 0.5                  # context margin around the mask, as a fraction of its box size
 

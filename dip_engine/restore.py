@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from . import __version__, memory, presets, regions
+from . import __version__, classical, memory, presets, regions
 from . import device as devices
 from .fit import Control, Problem, Step, fit
 from .imageio import Photo
@@ -386,24 +386,65 @@ def _resume_plan(job: Job, pl: Plan, resume: dict) -> Plan:
                                 "region as the saved run."])
 
 
+KEPT = {"denoise": ("original", "the original"), "jpeg": ("original", "the original"),
+        "sr": ("lanczos", "the Lanczos upscale"), "inpaint": ("classical fill", "the classical fill (OpenCV Telea)")}
+
+
+def _part(job: Job, region: Region, tile: Region | None = None) -> tuple[Problem, np.ndarray]:
+    """The fit of one output `region` (`tile`: its input pixels, when tiled) and the classical
+    answer there (region-sized, output space, known pixels as in the photo)."""
+    t, l, b, r = region
+    pixels = job.photo.pixels
+    size = (b - t, r - l)
+    if job.task == "inpaint":
+        known = ~job.mask[t:b, l:r]
+        obs = pixels[t:b, l:r]
+        weight = torch.from_numpy(known.astype(np.float32))[None, None]
+        problem = Problem(_tensor(obs * known[..., None]), Identity(), size, weight=weight,
+                          usable_mse=classical.usable_mse("inpaint", obs, known))
+        return problem, classical.telea_fill(obs, ~known)
+    s = job.scale if job.task == "sr" else 1
+    ti, tl, tb, tr = tile or (t // s, l // s, b // s, r // s)
+    obs = pixels[ti:tb, tl:tr]
+    if job.task == "sr":
+        op = Downsample(job.scale)
+        up = classical.lanczos_upscale(obs, r - l, b - t)
+
+        def down(a: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return op(_tensor(a))[0].permute(1, 2, 0).numpy()
+        return Problem(_tensor(obs), op, size, usable_mse=classical.usable_mse("sr", obs, downsample=down,
+                                                                              upscaled=up)), up
+    return Problem(_tensor(obs), Identity(), size, usable_mse=classical.usable_mse(job.task, obs)), obs
+
+
+def _kept(job: Job, step: Step, what_parts: str = "") -> None:
+    """Mark `step` as ending with the classical answer: a plain sentence for the user."""
+    key, what = KEPT[job.task]
+    step.extra["kept"] = key
+    if step.stopped_by == "user":
+        why = f"Stopped at iteration {step.iteration}: too early to be useful"
+    else:
+        why = f"The run ended at iteration {step.iteration} before its result beat {what}"
+    step.extra["kept_message"] = f"{why}; {what} is kept{what_parts}."
+
+
+def _preview(region: Region, image: np.ndarray, total: int) -> Step:
+    """The frame shown before the first iteration: the classical answer."""
+    return Step(0, total, float("nan"), 0.0, 0.0, None, image, region=region, progress=0.0, usable=False)
+
+
 def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, control: Control,
                 resume: dict | None = None) -> Iterator[Step]:
     t, l, b, r = region = pl.regions[0]
     pixels = job.photo.pixels
-    known = None
-    if job.task == "inpaint":
-        known = ~job.mask[t:b, l:r]
-        obs = pixels[t:b, l:r]
-        problem = Problem(_tensor(obs * known[..., None]), Identity(), (b - t, r - l),
-                          weight=torch.from_numpy(known.astype(np.float32))[None, None])
-    elif job.task == "sr":
-        problem = Problem(_tensor(pixels), Downsample(job.scale), (b - t, r - l))
-    else:
-        problem = Problem(_tensor(pixels), Identity(), (b - t, r - l))
+    problem, classic = _part(job, region)
+    known = ~job.mask[t:b, l:r] if job.task == "inpaint" else None
 
     def composite(img: np.ndarray) -> np.ndarray:
         return np.where(known[..., None], pixels[t:b, l:r], img) if known is not None else img
 
+    yield _preview(region, composite(classic), preset.iterations)
     kw = {} if resume is None else {"resume": resume}
     ident = None
     try:
@@ -422,10 +463,14 @@ def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, c
         if step.checkpoint is not None:
             ident = ident or run_identity(job, region)
             step.checkpoint["run"] = dict(ident)
+        if step.done and (step.image is None or not step.usable):
+            step.image, step.usable, step.result_iteration = classic, False, None
+            _kept(job, step)
         if step.image is not None:
             step.image = composite(step.image)
-        if step.done:   # None when stopped before the first iteration: nothing was fitted
-            step.result = compose(job, step.image, region) if step.image is not None else None
+        if step.done:
+            step.extra.setdefault("kept", None)
+            step.result = compose(job, step.image, region)
         yield step
 
 
@@ -435,95 +480,94 @@ def _chain(first, rest):
         yield from rest
 
 
-def _upscale(img: np.ndarray, width: int, height: int) -> np.ndarray:
-    import cv2
-    out = cv2.resize(img, (width, height), interpolation=cv2.INTER_CUBIC)
-    return np.clip(out.reshape(height, width, img.shape[2]), 0, 1)
-
-
 def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, control: Control,
                current: list) -> Iterator[Step]:
-    """Fit tiles or separate crops one after another and blend them into one output."""
-    pixels = job.photo.pixels
+    """Fit tiles or separate crops one after another and blend them into one output.
+
+    The total is fixed at the start (every part's budget) and `progress` counts a part that
+    auto-stops as whole, so the bar never jumps back. A part stopped before its result was
+    usable, and every part not reached, keeps the classical answer."""
     W, H = output_size(job)
-    s = job.scale if job.task == "sr" else 1
     n, per = len(pl.regions), preset.iterations
+    total = n * per
     if pl.tiled:
-        base = pixels if s == 1 else _upscale(pixels, W, H)
+        s = job.scale if job.task == "sr" else 1
+        base = job.photo.pixels if s == 1 else classical.lanczos_upscale(job.photo.pixels, W, H)
         acc = np.zeros_like(base)
         wsum = np.zeros((H, W), np.float32)
     else:
-        mosaic = pixels.copy()
-        known_all = ~job.mask
+        mosaic = job.photo.pixels.copy()
+        fills = pl.masks if pl.masks is not None else [job.mask[t:b, l:r] for t, l, b, r in pl.regions]
+        for (t, l, b, r), fill in zip(pl.regions, fills):  # the first frame: every part's classical fill
+            _, classic = _part(job, (t, l, b, r))
+            mosaic[t:b, l:r][fill] = classic[fill]
 
-    def problem_for(i: int) -> tuple[Problem, np.ndarray | None, np.ndarray | None]:
-        """(problem, blend weight, marks to fill) of part i, in its output region."""
-        t, l, b, r = pl.regions[i]
-        if pl.tiled:
-            ti, tl, tb, tr = pl.tiles[i]
-            op = Downsample(s) if s > 1 else Identity()
-            weight = regions.feather(pl.regions[i], pl.regions, H, W)
-            return Problem(_tensor(pixels[ti:tb, tl:tr]), op, (b - t, r - l)), weight, None
-        known = known_all[t:b, l:r]
-        fill = pl.masks[i] if pl.masks is not None else ~known
-        problem = Problem(_tensor(pixels[t:b, l:r] * known[..., None]), Identity(), (b - t, r - l),
-                          weight=torch.from_numpy(known.astype(np.float32))[None, None])
-        return problem, None, fill
-
-    def picture(i: int | None = None, img: np.ndarray | None = None, weight=None, fill=None) -> np.ndarray:
+    def picture(i: int | None = None, img: np.ndarray | None = None, weight=None) -> np.ndarray:
         """The whole output so far, with part i's current image blended in when given."""
-        if pl.tiled:
-            out = acc + (1 - wsum)[..., None] * base
-        else:
-            out = mosaic.copy()
+        out = acc + (1 - wsum)[..., None] * base if pl.tiled else mosaic.copy()
         if img is not None:
             t, l, b, r = pl.regions[i]
             if pl.tiled:
                 out[t:b, l:r] += weight[..., None] * (img - base[t:b, l:r])
             else:
-                out[t:b, l:r][fill] = img[fill]
+                out[t:b, l:r][fills[i]] = img[fills[i]]
         return out
 
-    done_iters, done_elapsed = 0, 0.0
-    stopped_by = "iterations"
+    yield _preview(whole(H, W), picture(), total)
+    done_iters, done_elapsed, part_iters = 0, 0.0, []
+    stopped_by, unfinished = "iterations", []
     for i in range(n):
-        current[0] = pl.regions[i]
-        problem, weight, fill = problem_for(i)
-        last_part = i == n - 1
+        current[0] = region = pl.regions[i]
+        problem, _ = _part(job, region, pl.tiles[i] if pl.tiled else None)
+        weight = regions.feather(region, pl.regions, H, W) if pl.tiled else None
         for step in fit(problem, preset, iterations=per, seed=job.seed, auto_stop=job.stop == "auto",
                         preview_every=job.preview_every, control=control, device=dev):
-            final = step.done and (last_part or step.stopped_by == "user")
+            final = step.done and (i == n - 1 or step.stopped_by == "user")
             if step.done:
-                if step.image is not None:  # fold the part into the output
-                    t, l, b, r = pl.regions[i]
+                t, l, b, r = region
+                if step.image is not None and step.usable:  # fold the part into the output
                     if pl.tiled:
                         acc[t:b, l:r] += weight[..., None] * step.image
                         wsum[t:b, l:r] += weight
                     else:
-                        mosaic[t:b, l:r][fill] = step.image[fill]
+                        mosaic[t:b, l:r][fills[i]] = step.image[fills[i]]
+                else:
+                    unfinished.append(i)
                 if step.stopped_by == "user":
                     stopped_by = "user"
+                    unfinished += range(i + 1, n)
                 elif step.stopped_by == "auto" and stopped_by == "iterations":
                     stopped_by = "auto"
                 image = picture()
             else:
-                image = picture(i, step.image, weight, fill) if step.image is not None else None
+                image = picture(i, step.image, weight) if step.image is not None else None
             it = done_iters + step.iteration
             elapsed = done_elapsed + step.elapsed_s
-            total = done_iters + (step.iteration if step.done else per) + per * (n - 1 - i)
             spi = elapsed / max(it, 1)
+            left = n - 1 - i   # parts after this one: as long as the parts so far, within their budget
+            soon, late = (step.eta_range or (0.0, 0.0))
+            guess = np.mean(part_iters) if part_iters else (per + min(per, preset.es_window + preset.es_patience)) / 2
             out = replace(step, iteration=it, total=total, elapsed_s=elapsed, s_per_iter=spi,
-                          eta_s=None if final else spi * (total - it), image=image,
+                          eta_s=None if final else (step.eta_s or 0.0) + left * spi * guess,
+                          eta_range=None if final else (soon + left * spi * min(per, guess), late + left * spi * per),
+                          progress=1.0 if final else (i + (1.0 if step.done else step.iteration / per)) / n,
+                          image=image, usable=step.usable and not unfinished,
                           peak_iteration=None if step.peak_iteration is None else done_iters + step.peak_iteration,
-                          done=final, stopped_by=stopped_by if final else None, checkpoint=None,
-                          region=whole(H, W), extra={"part": i, "parts": n, "tiled": pl.tiled})
+                          result_iteration=None, done=final, stopped_by=stopped_by if final else None,
+                          checkpoint=None, region=whole(H, W), extra={"part": i, "parts": n, "tiled": pl.tiled})
             if final:
+                out.extra.update(kept=None, unfinished_parts=sorted(unfinished))
+                if unfinished:
+                    which = "all parts" if len(unfinished) == n else \
+                        f"part{'s' if len(unfinished) > 1 else ''} {', '.join(str(k + 1) for k in sorted(unfinished))} of {n}"
+                    _kept(job, out, f" in {which}")
                 out.result = compose(job, image, whole(H, W))
             yield out
             if final:
                 return
         done_iters += step.iteration
         done_elapsed += step.elapsed_s
+        part_iters.append(step.iteration)
 
 
 def _tensor(a: np.ndarray) -> torch.Tensor:

@@ -55,6 +55,12 @@ class WindowedVariance:
         self._since_best += 1
         return False
 
+    def earliest_stop(self, iteration: int) -> int:
+        """The soonest iteration at which `should_stop` can become true, seen from `iteration`."""
+        if self.peak is None:
+            return max(iteration, self.window) + self.patience
+        return max(iteration, self.peak + self.patience)
+
     @property
     def should_stop(self) -> bool:
         return self.peak is not None and self._since_best >= self.patience
