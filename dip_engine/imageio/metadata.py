@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 import datetime
+import hashlib
 import io
 import json
 import struct
@@ -36,6 +37,7 @@ NS = {
     "exif": "http://ns.adobe.com/exif/1.0/",
     "xmpMM": "http://ns.adobe.com/xap/1.0/mm/",
     "stEvt": "http://ns.adobe.com/xap/1.0/sType/ResourceEvent#",
+    "xmpNote": "http://ns.adobe.com/xmp/note/",
     "dipstudio": "https://dip-studio.invalid/ns/1.0/",
 }
 _PACKET_START = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
@@ -230,6 +232,45 @@ def _serialise(root: ET.Element) -> bytes:
         ET.register_namespace(prefix, uri)
     body = ET.tostring(root, encoding="unicode")
     return (_PACKET_START + body + _PACKET_END).encode("utf-8")
+
+
+# JPEG holds at most 64 KB per segment: a longer packet goes into "extended XMP" segments (XMP
+# specification part 3, 1.1.3.1), which exiftool and Adobe's readers merge back.
+_XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\0"
+_EXT_APP1 = b"http://ns.adobe.com/xmp/extension/\0"
+JPEG_XMP_MAX = 65502 - len(_XMP_APP1)
+_EXT_CHUNK = 65000
+
+
+def split_jpeg_xmp(xmp: bytes) -> tuple[bytes, list[bytes]]:
+    """(main packet, extended APP1 segments) for a packet too long for one JPEG segment.
+    The main packet keeps our recipe and points to the whole packet by its MD5 (the GUID)."""
+    guid = hashlib.md5(xmp).hexdigest().upper()
+    settings = settings_from_xmp(xmp)
+    root = ET.Element(_q("x", "xmpmeta"))
+    desc = ET.SubElement(ET.SubElement(root, _q("rdf", "RDF")), _q("rdf", "Description"),
+                         {_q("rdf", "about"): "", _q("xmpNote", "HasExtendedXMP"): guid})
+    if settings is not None:
+        ET.SubElement(desc, _q("dipstudio", "settings")).text = settings
+    segments = []
+    for offset in range(0, len(xmp), _EXT_CHUNK):
+        body = _EXT_APP1 + guid.encode() + struct.pack(">II", len(xmp), offset) + xmp[offset : offset + _EXT_CHUNK]
+        segments.append(b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body)
+    return _serialise(root), segments
+
+
+def extended_xmp(applist: list) -> bytes | None:
+    """The whole packet stored in a JPEG's extended XMP segments (Pillow's im.applist), if any."""
+    parts, total = {}, None
+    for marker, data in applist:
+        if marker == "APP1" and data.startswith(_EXT_APP1):
+            head = len(_EXT_APP1) + 32
+            total, offset = struct.unpack_from(">II", data, head)
+            parts[offset] = data[head + 8 :]
+    if not parts:
+        return None
+    whole = b"".join(parts[k] for k in sorted(parts))
+    return whole if len(whole) == total else None
 
 
 # ---------------------------------------------------------------------------------- IPTC

@@ -369,6 +369,10 @@ def _upright_size(im: Image.Image, orientation: int) -> tuple[int, int]:
 
 
 def _xmp_of(im: Image.Image) -> bytes | None:
+    if im.format in ("JPEG", "MPO"):
+        whole = md.extended_xmp(getattr(im, "applist", []))
+        if whole:
+            return whole
     xmp = im.info.get("xmp") or im.info.get(md.PNG_XMP_KEY)
     if not xmp and hasattr(im, "tag_v2"):
         xmp = im.tag_v2.get(md.TIFF_XMP)

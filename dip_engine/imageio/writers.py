@@ -217,11 +217,15 @@ def _write_jpeg(fp: BinaryIO, photo: Photo, quality: int) -> None:
         a = data[..., -1:].astype(np.float32) / 255
         data = np.rint(data[..., :-1] * a + 255 * (1 - a)).astype(np.uint8)
     options = {"quality": quality, "subsampling": 0 if quality >= 90 else 2}  # 0 = 4:4:4
+    extended = []
+    if photo.xmp and len(photo.xmp) > md.JPEG_XMP_MAX:
+        main, extended = md.split_jpeg_xmp(photo.xmp)
+        photo = dataclasses.replace(photo, xmp=main)
     buf = io.BytesIO()
     _pil_save(buf, data, "JPEG", photo, dpi=photo.dpi, **options)
     jpeg = buf.getvalue()
-    if photo.iptc:
-        jpeg = md.insert_jpeg_segment(jpeg, md.photoshop_app13(photo.iptc))
+    for segment in extended + ([md.photoshop_app13(photo.iptc)] if photo.iptc else []):
+        jpeg = md.insert_jpeg_segment(jpeg, segment)
     fp.write(jpeg)
 
 

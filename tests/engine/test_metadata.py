@@ -15,6 +15,7 @@ from PIL import Image, IptcImagePlugin
 from dip_engine.imageio import Photo, load_image, read_metadata, save_image
 from dip_engine.imageio.metadata import fit_exif, updated_xmp
 
+EXIFTOOL = shutil.which("exiftool")
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 DC = "http://purl.org/dc/elements/1.1/"
 XMP = "http://ns.adobe.com/xap/1.0/"
@@ -171,7 +172,7 @@ def test_unparsable_xmp_is_kept_as_it_was():
     assert updated_xmp(None, 10, 10, None, "x") is None
 
 
-EXIFTOOL = shutil.which("exiftool")
+
 
 
 @pytest.mark.skipif(EXIFTOOL is None, reason="exiftool is not installed (Debian: libimage-exiftool-perl)")
@@ -195,3 +196,22 @@ def test_exiftool_reads_what_we_wrote(tmp_path, source, ext):
     if ext in ("png", "tif", "jpg"):
         assert tags["IPTC:Caption-Abstract"] == "Boats in the harbour at dawn"
         assert tags["IPTC:Keywords"] == ["harbour", "boats"]
+
+
+def test_xmp_longer_than_a_jpeg_segment_goes_into_extended_xmp(tmp_path):
+    long_text = "ripples " * 20000  # 160 KB: more than the 64 KB one JPEG segment holds
+    xmp = SOURCE_XMP.replace(b"Harbour at dawn", long_text.encode())
+    photo = Photo(np.zeros((16, 16, 3), np.uint8), xmp=xmp)
+    out = save_image(photo, tmp_path / "long.jpg", metadata={"seed": "3"})
+    assert read_metadata(out) == {"seed": "3"}  # the main packet keeps the recipe
+    back = load_image(out)
+    assert root_title(back) == long_text and prop(xmp_tree(back), XMP, "Rating") == "4"
+    if EXIFTOOL:
+        run = subprocess.run([EXIFTOOL, "-j", "-G1", str(out)], capture_output=True, text=True,
+                             check=True, timeout=60)
+        (tags,) = json.loads(run.stdout)
+        assert tags["XMP-dc:Title"] == long_text and tags["XMP-xmp:Rating"] == 4
+
+
+def root_title(photo) -> str:
+    return xmp_tree(photo).find(f".//{{{DC}}}title//{{{RDF}}}li").text
