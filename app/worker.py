@@ -220,7 +220,8 @@ class FitWorker(QObject):
                             else step.iteration
                         snap = Snapshot(it, prog.loss, step.image.astype(np.float16),
                                         region, disp, self._thumb(disp, region), final=bool(step.done))
-                        post["snapshot"] = snap
+                        if not prog.kept:       # a kept fallback is no iteration of the fit: not history
+                            post["snapshot"] = snap
                         if step.done:
                             final_snap = snap
                 if step.done:

@@ -53,7 +53,7 @@ def _is_text_input(w) -> bool:
 
 def result_iteration(p) -> int | None:
     """The iteration whose output is the result (the engine's number; older engines: the last)."""
-    if p is None:
+    if p is None or p.kept:      # a kept fallback is no iteration's output
         return None
     return p.result_iteration if p.result_iteration is not None else p.iteration
 
@@ -175,6 +175,8 @@ class MainWindow(QMainWindow):
         A("save", "&Save Result…", QKeySequence.StandardKey.Save, "save", slot=self.save_result_dialog)
         A("save_snapshot", "Save Shown &Snapshot…", None, "save", slot=self.save_snapshot_dialog)
         A("save_compare", "Save &Comparison Image…", None, slot=self.save_comparison_dialog)
+        A("batch", "&Batch…", None, tip="Restore a whole folder of photos with the current task and settings",
+          slot=self.open_batch)
         A("open_project", "Open Pro&ject…", "Ctrl+Shift+O", "open",
           "Open a project: photo, mask, settings, history and the saved run", slot=self.open_project_dialog)
         A("save_project", "Save Pro&ject", "Ctrl+Alt+S", "save",
@@ -228,7 +230,7 @@ class MainWindow(QMainWindow):
         A("run", "&Restore", ["Ctrl+Return", "Ctrl+R"], "play", "Start restoring with the chosen task",
           slot=self.start_run)
         A("pause", "Pause", "Ctrl+P", "pause", "Pause or resume the run", slot=self.toggle_pause)
-        A("stop", "Stop", "Esc", "stop", "Stop and keep the best result so far", slot=self.stop_run)
+        A("stop", "Stop", "Esc", "stop", "Stop and keep the best result so far (or the starting picture, if it is too early)", slot=self.stop_run)
         A("continue", "&Continue Run", "Ctrl+Shift+Return", "play",
           "Continue the last run from where it stopped (same settings)", slot=self.continue_run)
         A("reset_settings", "Reset Settings…", None, slot=self.reset_settings)
@@ -355,6 +357,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = m.addMenu("Open &Recent")
         m.addAction(a["paste"])
         m.addAction(a["open_project"])
+        m.addAction(a["batch"])
         m.addSeparator()
         m.addAction(a["save"])
         m.addAction(a["save_snapshot"])
@@ -769,7 +772,9 @@ class MainWindow(QMainWindow):
                 return f"Result (iteration {self.result_key.iteration})"
             p = self.last_outcome.progress if self.last_outcome else None
             if p is not None and p.kept:
-                return f"Result ({KEPT_LABELS.get(p.kept, p.kept)} kept)"
+                where = f" in {parts_phrase(p.unfinished_parts, p.parts).lower()}" \
+                    if p.unfinished_parts and p.parts and len(p.unfinished_parts) < p.parts else ""
+                return f"Result ({KEPT_LABELS.get(p.kept, p.kept)} kept{where})"
             it = result_iteration(p)
             return f"Result (iteration {it})" if it is not None else "Result"
         return "Current"
@@ -1146,6 +1151,10 @@ class MainWindow(QMainWindow):
         """Autosave from now on; offer to restore a session that did not exit cleanly."""
         return self.projects.start_session(folder)
 
+    def open_batch(self):
+        from app.ui.batch import open_batch
+        return open_batch(self)
+
     def open_project_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open project", self.last_folder(), PROJECT_FILTER)
         if path:
@@ -1206,7 +1215,7 @@ class MainWindow(QMainWindow):
     def stop_run(self) -> None:
         if self.runner.busy:
             self.runner.stop()
-            self.run_panel.message.setText("Stopping… the best result so far is kept.")
+            self.run_panel.message.setText("Stopping…")
 
     def _lr_changed(self, lr: float) -> None:
         if self.runner.busy:
@@ -1261,7 +1270,7 @@ class MainWindow(QMainWindow):
         p = outcome.progress
         msg, kind = finish_message(outcome.stopped_by, p)
         rit = result_iteration(p)
-        tip = RESULT_TIP.format(it=rit) if rit is not None and not (p and p.kept) else None
+        tip = RESULT_TIP.format(it=rit) if rit is not None else None
         if outcome.final_snapshot is not None:
             self.frame_layer = PictureLayer(outcome.final_snapshot.display,
                                             self._region_rect(outcome.final_snapshot.region), build_pyramid=False)

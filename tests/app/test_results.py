@@ -297,6 +297,18 @@ def test_a_tiled_run_stopped_part_way_names_the_parts_that_kept_the_input(window
     msg = window.banner.message()
     assert "Parts 3–4 of 4 kept the input" in msg and window.banner.kind != "success"
 
+    said = "Stopped at iteration 700: too early to be useful; the original is kept in parts 3, 4 of 4."
+
+    def kept(job, control):                     # the engine's own sentence names the parts: said once
+        img = job.photo.pixels.copy()
+        yield _step(job, 700, 6000, img, done=True, stopped_by="user", extra={
+            "part": 1, "parts": 4, "unfinished_parts": [2, 3], "kept": "original", "kept_message": said})
+
+    window.result_saved = True
+    _run_scripted(qtbot, window, kept)
+    assert window.run_panel.message.text() == said
+    assert window.canvas.label_a == "Result (original kept in parts 3–4 of 4)"
+
 
 def test_the_live_view_starts_from_the_engines_preview(window, tiny_photo, qtbot):
     window.open_path(tiny_photo)
