@@ -161,7 +161,8 @@ def main(argv=None) -> int:
     ap.add_argument("--update", action="store_true",
                     help="replace only this run's case x preset rows in --out, keep the others")
     ap.add_argument("--rescore", action="store_true",
-                    help="refill paper_psnr in --out from reference.json (after a later --reference run)")
+                    help="refill paper_psnr in --out from reference.json (after a later --reference run) "
+                         "and, unless --no-classical, the classical methods' rows")
     ap.add_argument("--classical", action=argparse.BooleanOptionalAction, default=True,
                     help="run the classical methods on each case too (default: yes)")
     bench_cases.add_data_option(ap)
@@ -185,7 +186,7 @@ def main(argv=None) -> int:
     ref_path = RESULTS / "reference.json"
     reference = json.loads(ref_path.read_text()) if ref_path.exists() else {}
     if a.rescore:
-        return rescore(a.out, reference)
+        return rescore(a.out, reference, a.classical)
     try:
         names = bench_cases.select(a.cases)
         for name in names:  # every case can be built before hours are spent on the first
@@ -241,27 +242,42 @@ def main(argv=None) -> int:
     return 0
 
 
-def _update_readme(rows: list[dict], command: str) -> None:
-    """Replace the results table in bench/README.md (between its markers) with this run's."""
+def _update_readme(rows: list[dict], command: str, m: dict | None = None) -> None:
+    """Replace the results table in bench/README.md (between its markers) with this run's
+    (`m`: the machine and date the rows were measured on; default: this one, today)."""
     readme = Path(__file__).parent / "README.md"
     text = readme.read_text() if readme.exists() else "<!-- results -->\n<!-- /results -->\n"
     head, _, rest = text.partition("<!-- results -->")
     _, _, tail = rest.partition("<!-- /results -->")
-    m = machine()
+    m = m or machine()
     commands = ", then ".join(f"`{c}`" for c in command.split("; "))
     body = (f"\nMachine: {m['cores']} cores ({m['cpu']}), torch {m['torch']}, {m['date']}. Commands: {commands}\n\n"
             f"{table(rows)}\n")
     readme.write_text(f"{head}<!-- results -->{body}<!-- /results -->{tail}")
 
 
-def rescore(out: Path, reference: dict) -> int:
+def rescore(out: Path, reference: dict, with_classical: bool = False) -> int:
+    """Refill paper_psnr from reference.json; `with_classical`: also (re)run the classical methods
+    on each row's case and crop (rows recorded before they existed; their times are from now)."""
     data = json.loads(out.read_text())
-    for r in data["results"]:
-        r["paper_psnr"] = reference.get(_key(r["case"], r["crop"]), {}).get("best_psnr")
+    baselines: dict = {}
+    try:
+        for r in data["results"]:
+            r["paper_psnr"] = reference.get(_key(r["case"], r["crop"]), {}).get("best_psnr")
+            if with_classical:
+                key = _key(r["case"], r["crop"])
+                if key not in baselines:
+                    baselines[key] = classical.run_case(bench_cases.build(r["case"], r["crop"]))
+                r["classical"] = baselines[key]
+    except (bench_cases.MissingData, KeyError) as e:
+        print(f"bench: {e.args[0]}", file=sys.stderr)
+        return 2
+    if with_classical:
+        data["command"] = f"{data.get('command', '')}; python -m bench.run --rescore"
     _write_atomic(out, json.dumps(data, indent=1))
     print(table(data["results"]))
     if out == RESULTS / "latest.json":
-        _update_readme(data["results"], data.get("command", "python -m bench.run"))
+        _update_readme(data["results"], data.get("command", "python -m bench.run"), data.get("machine"))
     return 0
 
 

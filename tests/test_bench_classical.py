@@ -73,3 +73,16 @@ def test_bench_table_shows_the_best_classical_method_beside_ours():
                          {"method": "ns", "psnr": 30.4, "mask_psnr": 18.3, "ssim": 0.9, "wall_s": 0.03}]}
     line = run.table([row]).splitlines()[-1]
     assert "| 31.2 | 20.1 | — | ns 30.4 / 18.3 (0.03 s) |" in line
+
+
+def test_rescore_adds_the_classical_rows_to_an_earlier_run(data, tmp_path):
+    row = {"case": "val_hill_sr4", "preset": "fast", "crop": 8, "size": [32, 32], "psnr": 25.0, "ssim": 0.7,
+           "iterations": 600, "stopped_by": "iterations", "wall_s": 9.0, "s_per_iter": 0.015,
+           "paper_s_per_iter": 0.1, "time_ratio": 0.045, "peak_rss_mb": 400, "paper_psnr": None}
+    out = tmp_path / "latest.json"
+    out.write_text(json.dumps({"machine": {}, "command": "python -m bench.run", "results": [row]}))
+    assert run.rescore(out, {"val_hill_sr4@8": {"best_psnr": 26.5}}, with_classical=True) == 0
+    got = json.loads(out.read_text())
+    (r,) = got["results"]
+    assert r["paper_psnr"] == 26.5 and [m["method"] for m in r["classical"]] == ["lanczos", "bicubic"]
+    assert got["command"].endswith("; python -m bench.run --rescore")
