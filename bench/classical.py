@@ -20,8 +20,7 @@ import numpy as np
 from PIL import Image
 
 from bench import cases as bench_cases
-
-RESULTS = Path(__file__).parent / "results"
+from bench.record import RESULTS, crop_for, crops, machine, write_atomic
 INPAINT_RADIUS = 5  # px around each hole pixel that TELEA / NS draw from
 METHODS = {"denoise": ("bm3d",), "sr": ("lanczos", "bicubic"), "inpaint": ("telea", "ns")}
 
@@ -106,12 +105,10 @@ def _update_readme(rows: list[dict], command: str, machine: dict) -> None:
 
 
 def main(argv=None) -> int:
-    from bench.run import _crops, _write_atomic, machine  # noqa: PLC0415 (run imports this module)
-
     ap = argparse.ArgumentParser(prog="python -m bench.classical", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", default="paper,val", help="names and groups (paper, val, val_denoise, ...)")
-    ap.add_argument("--crop", type=_crops, default={},
+    ap.add_argument("--crop", type=crops, default={},
                     help="centre crop side (SR: of the low-resolution input); per case or group, e.g. 128,val_sr4=64")
     ap.add_argument("--out", type=Path, default=RESULTS / "classical.json")
     bench_cases.add_data_option(ap)
@@ -121,7 +118,7 @@ def main(argv=None) -> int:
         names = bench_cases.select(a.cases)
         rows = []
         for name in names:
-            crop = a.crop.get(name, a.crop.get(bench_cases.group_of(name), a.crop.get(None)))
+            crop = crop_for(a.crop, name)
             case = bench_cases.build(name, crop)
             rows.append({"case": name, "task": case.task, "crop": crop, "size": list(case.truth.shape[1::-1]),
                          "methods": run_case(case)})
@@ -133,7 +130,7 @@ def main(argv=None) -> int:
     command = " ".join(["python -m bench.classical", *(argv if argv is not None else sys.argv[1:])])
     m = machine()
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(a.out, json.dumps({"machine": m, "command": command, "results": rows}, indent=1))
+    write_atomic(a.out, json.dumps({"machine": m, "command": command, "results": rows}, indent=1))
     print(means(rows))
     if a.out.resolve() == (RESULTS / "classical.json").resolve():
         _update_readme(rows, command, m)

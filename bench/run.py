@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -28,11 +26,10 @@ import torch
 
 from bench import cases as bench_cases
 from bench import classical
+from bench.record import RESULTS, crop_for, machine
+from bench.record import crops as _crops, write_atomic as _write_atomic  # names other bench scripts import
 from dip_engine import presets, restore
 from dip_engine.imageio import Photo
-
-RESULTS = Path(__file__).parent / "results"
-
 
 def _photo(a: np.ndarray) -> Photo:
     return Photo(data=np.clip(np.rint(a * 255), 0, 255).astype(np.uint8))
@@ -99,23 +96,8 @@ def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, cu
     return out
 
 
-def _crops(text: str) -> dict:
-    """'128' -> {None: 128}; '128,zebra_sr4=48' -> {None: 128, 'zebra_sr4': 48}."""
-    out = {}
-    for part in filter(None, text.split(",")):
-        name, _, size = part.rpartition("=")
-        out[name or None] = int(size)
-    return out
-
-
 def _key(name: str, crop: int | None) -> str:
     return f"{name}@{crop or 'full'}"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # parallel runs never share one
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _subprocess(args: list[str]) -> dict:
@@ -124,22 +106,6 @@ def _subprocess(args: list[str]) -> dict:
     if res.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{res.stderr[-2000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine() -> dict:
-    return {"cpu": _cpu_name(), "cores": os.cpu_count(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "date": time.strftime("%Y-%m-%d")}
 
 
 def main(argv=None) -> int:
@@ -173,7 +139,7 @@ def main(argv=None) -> int:
     threads = ["--threads", str(a.threads)] if a.threads else []
 
     def crop(name: str) -> int | None:
-        return a.crop.get(name, a.crop.get(bench_cases.group_of(name), a.crop.get(None)))
+        return crop_for(a.crop, name)
 
     def common(name: str) -> list[str]:
         return (["--crop", str(crop(name))] if crop(name) else []) + threads
