@@ -31,6 +31,7 @@ from bench.record import crops as _crops, write_atomic as _write_atomic  # names
 from dip_engine import presets, restore
 from dip_engine.imageio import Photo
 
+
 def _photo(a: np.ndarray) -> Photo:
     return Photo(data=np.clip(np.rint(a * 255), 0, 255).astype(np.uint8))
 
