@@ -177,8 +177,6 @@ class MainWindow(QMainWindow):
         A("save_compare", "Save &Comparison Image…", None, slot=self.save_comparison_dialog)
         A("batch", "&Batch…", None, tip="Restore a whole folder of photos with the current task and settings",
           slot=self.open_batch)
-        A("batch", "&Batch…", None, tip="Restore a whole folder of photos with the current task and settings",
-          slot=self.open_batch)
         A("open_project", "Open Pro&ject…", "Ctrl+Shift+O", "open",
           "Open a project: photo, mask, settings, history and the saved run", slot=self.open_project_dialog)
         A("save_project", "Save Pro&ject", "Ctrl+Alt+S", "save",
@@ -359,7 +357,6 @@ class MainWindow(QMainWindow):
         self.recent_menu = m.addMenu("Open &Recent")
         m.addAction(a["paste"])
         m.addAction(a["open_project"])
-        m.addAction(a["batch"])
         m.addAction(a["batch"])
         m.addSeparator()
         m.addAction(a["save"])
@@ -1153,10 +1150,6 @@ class MainWindow(QMainWindow):
     def start_session(self, folder=None) -> bool:
         """Autosave from now on; offer to restore a session that did not exit cleanly."""
         return self.projects.start_session(folder)
-
-    def open_batch(self):
-        from app.ui.batch import open_batch
-        return open_batch(self)
 
     def open_batch(self):
         from app.ui.batch import open_batch
