@@ -28,9 +28,10 @@ def lanczos_upscale(img: np.ndarray, width: int, height: int) -> np.ndarray:
 def telea_fill(img: np.ndarray, fill: np.ndarray) -> np.ndarray:
     """`img` (H x W x C floats) with the `fill` pixels (bool H x W) filled from their surroundings."""
     m = fill.astype(np.uint8)
-    chans = [cv2.inpaint(np.ascontiguousarray(img[..., c], np.float32), m, TELEA_RADIUS, cv2.INPAINT_TELEA)
+    # OpenCV's Telea on float data assumes the 0-255 range (on 0-1 it overshoots to 0 and 1)
+    chans = [cv2.inpaint(np.ascontiguousarray(img[..., c] * 255, np.float32), m, TELEA_RADIUS, cv2.INPAINT_TELEA)
              for c in range(img.shape[2])]
-    return np.clip(np.stack(chans, axis=2), 0, 1)
+    return np.clip(np.stack(chans, axis=2) / 255, 0, 1)
 
 
 def _mse(a: np.ndarray, b: np.ndarray, weight: np.ndarray | None = None) -> float:

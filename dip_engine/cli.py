@@ -221,6 +221,21 @@ class _ProjectWriter:
                 self.error = str(e)
 
 
+def _postfix(step) -> str:
+    parts = [f"it {step.iteration}", f"loss {step.loss:.5f}"]
+    if step.peak_iteration:
+        parts.append(f"peak {step.peak_iteration}")
+    if step.eta_range:
+        lo, hi = step.eta_range
+        parts.append(f"left {_duration(lo)}" if hi - lo < max(5.0, 0.1 * hi) else f"left {_duration(lo)}-{_duration(hi)}")
+    return ", ".join(parts)
+
+
+def _duration(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
 def _run(args) -> dict:
     resumed = None
     args.project_file = None
@@ -242,8 +257,10 @@ def _run(args) -> dict:
     bar = None
     if not args.quiet:
         from tqdm import tqdm
+        # tqdm's own ETA assumes the whole budget runs; the engine's range knows about auto-stop
         bar = tqdm(total=job.settings().iterations, unit="it", desc=args.task, file=sys.stderr,
-                   dynamic_ncols=True, smoothing=0.1)
+                   dynamic_ncols=True, smoothing=0.1,
+                   bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
     start = time.perf_counter()
     last = None
     try:
@@ -257,10 +274,10 @@ def _run(args) -> dict:
                 for note in step.extra["notes"]:
                     (bar.write if bar is not None else print)(note, file=sys.stderr)
             if bar is not None:
-                bar.total = step.total  # tiled runs count iterations across all tiles
-                bar.update(step.iteration - bar.n)
-                bar.set_postfix(loss=f"{step.loss:.5f}", peak=step.peak_iteration or "-", refresh=False)
-            if args.snapshots and step.image is not None and not step.done:
+                bar.total = step.total  # fixed for the run: every part's budget
+                bar.update(round((step.progress or 0.0) * step.total) - bar.n)
+                bar.set_postfix_str(_postfix(step), refresh=False)
+            if args.snapshots and step.image is not None and not step.done and step.iteration > 0:
                 snap = restore.compose(job, step.image, step.region)
                 imageio.save_image(snap, args.snapshots / f"{args.input.stem}_{step.iteration:06d}.png",
                                    overwrite=True, strip_metadata=args.strip_metadata)
@@ -270,6 +287,8 @@ def _run(args) -> dict:
             bar.close()
     if last is None or last.result is None:
         raise restore.RunError("stopped before the first iteration: there is no result to save")
+    if last.extra.get("kept") and not args.quiet:
+        print(f"dip-engine: {last.extra['kept_message']}", file=sys.stderr)
     meta = None if args.strip_metadata else restore.metadata(job, last)
     out = imageio.save_image(last.result, args.output, quality=args.quality, overwrite=args.overwrite,
                              metadata=meta, strip_metadata=args.strip_metadata)
@@ -283,6 +302,8 @@ def _run(args) -> dict:
         extra["resumed_from"] = int(resumed["iteration"])
     return {**extra, "task": args.task, "preset": args.preset, "input": str(args.input), "output": str(out),
             "iterations": last.iteration, "stopped_by": last.stopped_by, "peak_iteration": last.peak_iteration,
+            "result_iteration": last.result_iteration, "kept": last.extra.get("kept"),
+            "unfinished_parts": last.extra.get("unfinished_parts", []),
             "wall_s": round(wall, 3), "fit_s": round(last.elapsed_s, 3), "s_per_iter": round(last.s_per_iter, 5),
             "seed": job.seed, "device": str(restore.devices.pick(job.device)),
             "width": last.result.width, "height": last.result.height}

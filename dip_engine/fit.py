@@ -297,6 +297,10 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         opt.zero_grad(set_to_none=True)
         out = forward(inputs.perturb(z, preset.reg_noise, noise_gen))
         loss = weighted_mse(op(out), obs, weight)
+        if control.stopped:  # a big photo's iteration takes seconds: do not make Stop wait for the backward pass
+            elapsed += time.perf_counter() - t0
+            stopped_by = "user"
+            break
         loss.backward()
         loss_value = float(loss.detach())
         if lowest_loss is not None and (not math.isfinite(loss_value) or loss_value > BLOWUP_RATIO * lowest_loss):

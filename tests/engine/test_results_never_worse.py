@@ -1,0 +1,135 @@
+"""A result is never worse than what the user started with (issue 13): the first frame is the
+classical answer, a run stopped before its result is usable keeps that answer and says so, and
+tiled runs count progress against a total fixed from the start."""
+import numpy as np
+import pytest
+
+from dip_engine import classical, restore
+from dip_engine.fit import Control, Problem, fit
+from dip_engine.imageio import Photo
+from dip_engine.operators import Identity
+from dip_engine.presets import get
+from tests.conftest import smooth_image
+
+TINY = dict(preset="fast", channels=8)
+
+
+def textured(h=48, w=56, seed=0):
+    rng = np.random.default_rng(seed)
+    img = smooth_image(h, w) + 0.15 * np.sin(np.mgrid[0:h, 0:w][1] * 1.3)[..., None]
+    return np.clip(img + rng.normal(0, 0.01, img.shape), 0, 1).astype(np.float32)
+
+
+def as_photo(img):
+    return Photo(data=np.rint(img * 255).astype(np.uint8))
+
+
+def noisy_photo(sigma=25, seed=1):
+    rng = np.random.default_rng(seed)
+    return as_photo(np.clip(smooth_image(48, 56) + rng.normal(0, sigma / 255, (48, 56, 3)), 0, 1))
+
+
+def run_until(job, stop_at):
+    control = Control()
+    steps = []
+    for s in restore.run(job, control):
+        steps.append(s)
+        if s.iteration >= stop_at and not s.done:
+            control.stop()
+    return steps
+
+
+def test_the_first_frame_is_the_classical_answer():
+    p = as_photo(textured(16, 20))
+    first = next(restore.run(restore.Job("sr", p, scale=3, iters=2, **TINY)))
+    assert first.iteration == 0 and not first.done and first.progress == 0
+    assert np.allclose(first.image, classical.lanczos_upscale(p.pixels, 60, 48))
+
+    p = as_photo(textured())
+    mask = np.zeros((48, 56), bool)
+    mask[20:24, 10:40] = True
+    first = next(restore.run(restore.Job("inpaint", p, mask=mask, iters=2, **TINY)))
+    t, l, b, r = first.region
+    fill = mask[t:b, l:r]
+    expect = classical.telea_fill(p.pixels[t:b, l:r], fill)
+    assert np.allclose(first.image[fill], expect[fill])
+    assert np.array_equal(first.image[~fill], p.pixels[t:b, l:r][~fill])
+    # the fill follows its surroundings: far closer to the hidden truth than black or the mean
+    truth = p.pixels[t:b, l:r][fill]
+    assert np.abs(first.image[fill] - truth).mean() < 0.5 * np.abs(truth - truth.mean()).mean() + 0.02
+
+
+@pytest.mark.parametrize("task,kw,kept", [("sr", {"scale": 4}, "lanczos"), ("denoise", {}, "original")])
+def test_stopping_too_early_keeps_the_classical_answer_and_says_so(task, kw, kept):
+    p = as_photo(textured(16, 20)) if task == "sr" else noisy_photo()
+    job = restore.Job(task, p, iters=500, **kw, **TINY)
+    steps = run_until(job, 3)
+    last = steps[-1]
+    assert last.done and last.stopped_by == "user" and not last.usable
+    assert last.extra["kept"] == kept
+    assert "too early to be useful" in last.extra["kept_message"] and "is kept" in last.extra["kept_message"]
+    if task == "denoise":
+        assert np.array_equal(last.result.data, p.data)
+    else:
+        assert np.abs(last.result.pixels - classical.lanczos_upscale(p.pixels, 80, 64)).max() <= 1 / 255 + 1e-6
+
+
+def test_a_run_that_gets_there_returns_its_own_result():
+    p = noisy_photo()
+    last = list(restore.run(restore.Job("denoise", p, preset="fast", iters=400, stop="never")))[-1]
+    assert last.usable and last.extra["kept"] is None and "kept_message" not in last.extra
+    assert last.result_iteration is not None and 0 < last.result_iteration <= last.iteration
+    truth = np.rint(smooth_image(48, 56) * 255) / 255
+    err_in = np.mean((p.pixels - truth) ** 2)
+    err_out = np.mean((last.result.pixels - truth) ** 2)
+    assert err_out < 0.5 * err_in   # at least 3 dB better than the noisy photo
+
+
+def test_a_noise_free_photo_is_not_blurred_by_denoising():
+    p = as_photo(textured())
+    last = list(restore.run(restore.Job("denoise", p, iters=60, stop="never", **TINY)))[-1]
+    assert last.extra["kept"] == "original" and "before its result beat the original" in last.extra["kept_message"]
+    assert np.array_equal(last.result.data, p.data)
+
+
+def test_tiled_progress_has_a_fixed_total_and_unfinished_tiles_keep_the_input():
+    p = noisy_photo()
+    job = restore.Job("denoise", p, iters=5, tile=32, overlap=8, **TINY)
+    steps = run_until(job, 7)   # stopped in the second tile
+    totals = {s.total for s in steps}
+    progress = [s.progress for s in steps]
+    assert len(totals) == 1 and progress == sorted(progress) and progress[-1] == 1.0
+    last = steps[-1]
+    n = last.extra["parts"]
+    assert last.extra["unfinished_parts"] == list(range(1, n)) or last.extra["unfinished_parts"] == list(range(n))
+    assert f"of {n}" in last.extra["kept_message"] or "all parts" in last.extra["kept_message"]
+    t, l, b, r = steps[0].extra["plan"].regions[-1]
+    assert np.array_equal(last.result.data[b - 4:b, r - 4:r], p.data[b - 4:b, r - 4:r])
+
+
+def test_eta_is_a_range_that_ends_at_the_budget():
+    steps = list(fit(Problem(__import__("torch").rand(1, 3, 24, 24), Identity(), (24, 24)),
+                     get("denoise", "fast"), iterations=30, preview_every=5))
+    mid = [s for s in steps if not s.done and s.iteration > 5]
+    assert all(s.eta_range[0] <= s.eta_s <= s.eta_range[1] + 1e-9 for s in mid)
+    assert all(s.eta_range[1] == pytest.approx(s.s_per_iter * (30 - s.iteration)) for s in mid)
+    assert steps[-1].eta_range is None and steps[-1].progress == 1.0
+
+
+def test_stop_takes_effect_before_the_backward_pass():
+    import torch
+
+    control = Control()
+    calls = []
+
+    class StopsOnThirdForward(Identity):
+        def forward(self, x):
+            calls.append(1)
+            if len(calls) == 3:
+                control.stop()
+            return x
+
+    prob = Problem(torch.rand(1, 3, 16, 16), StopsOnThirdForward(), (16, 16))
+    steps = list(fit(prob, get("denoise", "fast"), iterations=50, control=control))
+    # the third iteration's forward pass saw the stop: no optimiser step was taken for it
+    assert steps[-1].stopped_by == "user" and steps[-1].iteration == 2
