@@ -150,7 +150,11 @@ def plan_workers(spec: Spec, items: list[Item], workers: int | None = None,
             pass
     need = min(photo_bytes(spec, *largest), budget) if largest[0] else 0
     by_memory = max(1, budget // need) if need else n_cores
-    if restore.devices.pick(spec.device).type != "cpu":
+    try:
+        gpu = restore.devices.pick(spec.device).type != "cpu"
+    except ValueError:   # a device this machine lacks: the batch refuses it before planning
+        gpu = False
+    if gpu:
         by_memory = 1 if workers is None else workers   # one GPU: fits share it one at a time by default
     todo = max(1, len(items))
     if workers is None:
@@ -212,6 +216,11 @@ def run(spec: Spec, *, workers: int | None = None, threads: int | None = None, p
     """Restore every photo of `spec` not yet done; return the summary. `pool`: a RayPool (None:
     local worker processes). Raises BatchError when the batch cannot start at all."""
     start = time.perf_counter()
+    if pool is None:
+        try:
+            restore.devices.pick(spec.device)
+        except ValueError as e:
+            raise BatchError(str(e)) from None
     control = control or BatchControl()
     emit = on_event or (lambda e: None)
     outdir = spec.outdir

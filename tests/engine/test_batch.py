@@ -99,6 +99,8 @@ def test_bad_name_pattern_is_one_clear_line(tmp_path, capsys, pattern, says):
     (["denoise", "{tmp}/in", "-o", "{tmp}/o", "--preset", "paper-holes"], "not a denoise preset"),
     (["denoise", "{tmp}/in", "-o", "{tmp}/o", "--workers", "0"], "--workers must be at least 1"),
     (["denoise", "{tmp}/empty", "-o", "{tmp}/o"], "no photos found"),
+    pytest.param(["denoise", "{tmp}/in", "-o", "{tmp}/o", "--device", "mps"], "MPS is not available",
+                 marks=pytest.mark.skipif(sys.platform == "darwin", reason="macOS may have MPS")),
 ])
 def test_bad_usage_exits_2_with_one_line(tmp_path, capsys, args, says):
     photos(tmp_path / "in", 1)
