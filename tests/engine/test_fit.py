@@ -225,3 +225,17 @@ def test_result_is_the_smoothed_output_one_ema_lag_after_the_peak():
             images[s.iteration] = s.image
     assert final.stopped_by == "auto" and final.iteration == final.peak_iteration + 30
     np.testing.assert_array_equal(final.image, images[final.peak_iteration + 10])
+
+
+@pytest.mark.parametrize("name", ["fast", "balanced", "paper", "paper-object", "paper-holes"])
+def test_inpainting_presets_run_their_whole_budget(name):
+    # the fill keeps improving after the known pixels settle: ES-WMV must not end the run (issue 13)
+    assert presets.get("inpaint", name).auto_stop is False
+    assert presets.get("inpaint", "fast", holes=True).auto_stop is False
+    _, noisy = noisy_pair()
+    weight = torch.ones(1, 1, H, W)
+    weight[..., 10:14, :] = 0
+    p = replace(tiny("inpaint"), es_window=5, es_patience=15)
+    steps = list(fit(Problem(T(noisy), Identity(), (H, W), weight), p, iterations=120))
+    assert any(s.stop_suggested for s in steps)          # ES-WMV would have fired ...
+    assert steps[-1].stopped_by == "iterations" and steps[-1].iteration == 120   # ... but the budget ends it
