@@ -504,8 +504,8 @@ class RunPanel(QWidget):
         self.message = hint_label("")
         self.message.setObjectName("RunMessage")
         lay.addWidget(self.message)
-        self.idle_hint = hint_label("Stop any time: the best result so far is kept, or what you started "
-                                    "with while the run is too young to beat it.")
+        self.idle_hint = hint_label("Stop any time: the best so far is kept, or the starting picture "
+                                    "if it is too early.")
         lay.addWidget(self.idle_hint)
         self.progress_widgets = [self.bar, self.curve] + [stats.itemAt(i).widget() for i in range(stats.count())]
         self.set_active(False)
