@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from bench import cases
-from dip_engine import presets, restore
+from dip_engine import classical, presets, restore
 from dip_engine.imageio import Photo
 from dip_engine.metrics import psnr
 
@@ -70,12 +70,18 @@ def main(argv=None):
                 t, l, b, r = s.region
                 if s.image is not None and (s.iteration % 50 == 0 or s.done):
                     m = mask[t:b, l:r]
-                    curve.append((s.iteration, round(psnr(s.image[m], gt[t:b, l:r][m]), 3)))
+                    curve.append((s.iteration, round(psnr(s.image[m], gt[t:b, l:r][m]), 3), float(f"{s.loss:.5g}")))
                 if usable_at is None and s.usable and s.iteration > 0:
                     usable_at = s.iteration
                 if es_stop is None and s.stop_suggested:
                     es_stop = (s.iteration, s.peak_iteration)
-            row = {"photo": name, "seed": seed, "tag": a.tag, "set": a.set, "crop": a.crop,
+            t, l, b, r = s.region
+            known = ~mask[t:b, l:r]
+            obs = case.observed[t:b, l:r]
+            filled = classical.telea_fill(obs, ~known)
+            levels = {str(sg): float(f"{np.sum((cv2.GaussianBlur(filled, (0, 0), sg) - obs) ** 2 * known[..., None]) / (known.sum() * 3):.5g}")
+                      for sg in (0.7, 1.0, 1.5, 2.0)}
+            row = {"photo": name, "blur_levels": levels, "seed": seed, "tag": a.tag, "set": a.set, "crop": a.crop,
                    "mask_share": round(float(mask.mean()), 4), "region": list(s.region),
                    "telea": round(psnr(fills["telea"][mask], gt[mask]), 3),
                    "ns": round(psnr(fills["ns"][mask], gt[mask]), 3), "curve": curve,

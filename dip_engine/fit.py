@@ -24,6 +24,7 @@ from .stopping import WindowedVariance
 
 BLOWUP_RATIO = 10 ** 0.5  # a loss more than 5 dB above the lowest so far counts as a blow-up
 ES_PIXELS = 64 * 64      # ES-WMV looks at a strided copy of about this many pixels
+GATE_EVERY = 10          # iterations between checks of the auto-stop gate (Problem.stop_gate_mse)
 
 
 class Control:
@@ -88,6 +89,9 @@ class Problem:
     # The result is "usable" (better than the classical fallback) once the smoothed output's data
     # term falls to this level; None: usable from the start (restore.py says per task why).
     usable_mse: float | None = None
+    # Auto-stop may only fire once the smoothed output's data term has fallen to this level
+    # (denoising: about the noise power, so the net has explained the photo); None: no such gate.
+    stop_gate_mse: float | None = None
 
 
 @dataclass
@@ -211,6 +215,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     smoothed = best = None
     best_it = None  # the iteration whose smoothed output `best` is
     usable = problem.usable_mse is None
+    gated = problem.stop_gate_mse is None
     stops = auto_stop and preset.auto_stop
     # ES-WMV finds the peak of the raw output; the EMA lags it by about 1 / (1 - w) iterations, so
     # the result is the EMA that many iterations after the detected peak (or the latest EMA when
@@ -232,6 +237,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         best = resume["best"].to(device) if resume["best"] is not None else None
         best_due, best_it = resume.get("best_due"), resume.get("best_it")
         usable = usable or resume.get("usable", False)
+        gated = gated or resume.get("gated", True)
         es.load_state_dict(resume["es"])
         it, restarts, elapsed = resume["iteration"], resume["restarts"], resume["elapsed_s"]
         lowest_loss = resume.get("lowest_loss", resume.get("last_loss"))  # older checkpoints: the last loss
@@ -242,7 +248,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
             return None if t is None else t.detach().to("cpu", copy=True)
         return {"iteration": it, "net": {k: cpu(v) for k, v in net.state_dict().items()},
                 "optimizer": _cpu_state(opt.state_dict()), "z": cpu(z), "noise_rng": noise_gen.get_state(),
-                "smoothed": cpu(smoothed), "best": cpu(best), "best_due": best_due, "best_it": best_it, "usable": usable,
+                "smoothed": cpu(smoothed), "best": cpu(best), "best_due": best_due, "best_it": best_it, "usable": usable, "gated": gated,
                 "es": es.state_dict(), "lowest_loss": lowest_loss,
                 "restarts": restarts, "elapsed_s": elapsed, "seed": seed}
 
@@ -271,7 +277,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
             soon = es.earliest_stop(it) if stops else total
             eta, rng = spi * (min(soon, total) - it + total - it) / 2, (spi * (min(soon, total) - it), spi * (total - it))
         s = Step(it, total, loss, elapsed, spi, eta, img,
-                 es.variance, es.peak, es.should_stop, done, stopped_by if done else None, restarts,
+                 es.variance, es.peak, gated and es.should_stop, done, stopped_by if done else None, restarts,
                  progress=1.0 if done else it / total, eta_range=rng, usable=usable,
                  result_iteration=(best_it if shown is best else it) if done and shown is not None else None)
         if done or control.take_checkpoint_request():
@@ -327,13 +333,19 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
                 o = out.detach()
                 w = min(preset.exp_weight, (1 + it) / (10 + it)) if preset.ema_warmup else preset.exp_weight
                 smoothed = o.clone() if smoothed is None else smoothed.mul_(w).add_(o, alpha=1 - w)
-                if es.update(it + 1, o[0, :, ::stride, ::stride].float().cpu().numpy()):
+                if not gated and (it + 1) % GATE_EVERY == 0 and data_term(smoothed) <= problem.stop_gate_mse:
+                    # ES-WMV looks for its minimum from here on: earlier minima are a blur that
+                    # has not yet taken in the photo's texture
+                    gated = True
+                    es.restart_minimum()
+                    best = best_it = best_due = None
+                if es.update(it + 1, o[0, :, ::stride, ::stride].float().cpu().numpy()) and gated:
                     best_due = it + 1 + lag
                 if best_due is not None and it + 1 >= best_due:
                     best, best_due, best_it = smoothed.clone(), None, it + 1
         it += 1
         elapsed += time.perf_counter() - t0
-        if stops and es.should_stop:
+        if stops and gated and es.should_stop:
             stopped_by = "auto"
             break
         if it % preview_every == 0 and it < total:

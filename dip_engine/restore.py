@@ -16,11 +16,12 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from . import __version__, classical, memory, presets, regions
+from . import __version__, classical, memory, presets, regions, stopping
 from . import device as devices
 from .fit import Control, Problem, Step, fit
 from .imageio import Photo
 from .memory import human
+from .noise import estimate_sigma
 from .operators import Downsample, Identity
 from .regions import Region, crop_around, whole
 
@@ -415,7 +416,9 @@ def _part(job: Job, region: Region, tile: Region | None = None) -> tuple[Problem
                 return op(_tensor(a))[0].permute(1, 2, 0).numpy()
         return Problem(_tensor(obs), op, size, usable_mse=classical.usable_mse("sr", obs, downsample=down,
                                                                               upscaled=up)), up
-    return Problem(_tensor(obs), Identity(), size, usable_mse=classical.usable_mse(job.task, obs)), obs
+    gate = stopping.GATE * estimate_sigma(obs) ** 2 if job.task == "denoise" else None
+    return Problem(_tensor(obs), Identity(), size, usable_mse=classical.usable_mse(job.task, obs),
+                   stop_gate_mse=gate), obs
 
 
 def _kept(job: Job, step: Step, what_parts: str = "") -> None:

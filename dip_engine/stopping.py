@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from collections import deque
 
+# Denoising: auto-stop looks for ES-WMV's minimum only once the smoothed output's residual against
+# the noisy photo has fallen to GATE x the estimated noise power (noise.estimate_sigma). Before
+# that the output is still a blur: on textured photos ES-WMV's first minimum comes there, and
+# stopping at it returned a heavy blur (issue 13). Measured in bench/README.md ("Stopping rules").
+GATE = 1.1
+
 import numpy as np
 
 
@@ -54,6 +60,10 @@ class WindowedVariance:
             return True
         self._since_best += 1
         return False
+
+    def restart_minimum(self) -> None:
+        """Forget the minimum seen so far: the peak is looked for from the next update on."""
+        self.best_variance, self.peak, self._since_best = float("inf"), None, 0
 
     def earliest_stop(self, iteration: int) -> int:
         """The soonest iteration at which `should_stop` can become true, seen from `iteration`."""

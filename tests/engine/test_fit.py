@@ -239,3 +239,14 @@ def test_inpainting_presets_run_their_whole_budget(name):
     steps = list(fit(Problem(T(noisy), Identity(), (H, W), weight), p, iterations=120))
     assert any(s.stop_suggested for s in steps)          # ES-WMV would have fired ...
     assert steps[-1].stopped_by == "iterations" and steps[-1].iteration == 120   # ... but the budget ends it
+
+
+def test_auto_stop_waits_for_the_gate():
+    # ES-WMV's minimum only counts once the output has explained the photo down to the gate level
+    _, noisy = noisy_pair()
+    p = tiny(es_window=5, es_patience=15)
+    never = last(fit(Problem(T(noisy), Identity(), (H, W), stop_gate_mse=0.0), p, iterations=300))
+    assert never.stopped_by == "iterations" and never.iteration == 300
+    assert never.result_iteration == 300   # no pre-gate minimum is handed back as the result
+    open_gate = last(fit(Problem(T(noisy), Identity(), (H, W), stop_gate_mse=1.0), p, iterations=2000))
+    assert open_gate.stopped_by == "auto" and open_gate.iteration - open_gate.peak_iteration == 15
