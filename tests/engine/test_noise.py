@@ -25,3 +25,13 @@ def test_grey_and_tiny_images():
     rng = np.random.default_rng(1)
     assert estimate_sigma(0.5 + rng.normal(0, 0.1, (64, 64))) == pytest.approx(0.1, rel=0.1)
     assert estimate_sigma(np.zeros((5, 5, 3))) == 0.0
+
+
+def test_clipped_skies_and_shadows_do_not_hide_the_noise():
+    rng = np.random.default_rng(3)
+    img = np.full((200, 300, 3), 0.5)
+    img[:80] = 0.97    # a bright sky: noise there is half clipped away
+    img[-60:] = 0.02   # deep shadow
+    img[80:140, ::7] = 0.2  # some structure
+    noisy = np.clip(np.round((img + rng.normal(0, 25 / 255, img.shape)) * 255), 0, 255) / 255
+    assert estimate_sigma(noisy) * 255 == pytest.approx(25, rel=0.08)
