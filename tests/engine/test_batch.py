@@ -269,6 +269,7 @@ def test_resume_after_kill_9_mid_write(tmp_path):
         assert imageio.load_image(out / k).width == 32
 
 
+@pytest.mark.timeout(240)   # a local Ray instance starts in seconds; bounded so CI can always run it
 def test_ray_gives_the_same_outputs_as_local_workers(tmp_path):
     pytest.importorskip("ray", reason="Ray is not installed (the optional 'cluster' extra): "
                                       "pip install -c constraints.txt -e '.[cluster]' to run this test")
