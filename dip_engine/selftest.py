@@ -46,6 +46,8 @@ def run_selftest(iterations: int = ITERATIONS, threads: int | None = 1) -> dict:
                       device="cpu", threads=threads, seed=0)
     losses, last = [], None
     for step in restore.run(job):
+        if step.iteration == 0:  # the frame shown before the first iteration: no loss yet
+            continue
         losses.append(float(step.loss))
         last = step
     if last is None or not last.done or last.result is None:
