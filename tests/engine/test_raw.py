@@ -96,3 +96,15 @@ def test_cli_denoises_a_dng_into_a_16_bit_png_and_says_how_it_was_developed(tmp_
     assert "shot.dng is a camera RAW file" in err and "developed with LibRaw" in err
     back = imageio.load_image(out)
     assert back.data.dtype == np.uint16 and back.data.shape == (64, 96, 3)
+
+
+def test_project_keeps_the_raw_file_and_develops_it_the_same_way(tmp_path):
+    from dip_engine.project import Project, load_project, save_project
+
+    dng = write_dng(tmp_path / "shot.dng")
+    photo = load_image(dng)
+    saved = save_project(Project(photo, {"task": "denoise"}, photo_path=str(dng)), tmp_path / "p.dipproj")
+    dng.unlink()  # the project holds the RAW file itself
+    again = load_project(saved).photo
+    np.testing.assert_array_equal(again.data, photo.data)
+    assert again.developed is not None and again.icc_profile == photo.icc_profile
