@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from . import __version__, classical, memory, presets, regions, stopping
+from . import __version__, classical, memory, parallel, presets, regions, stopping
 from . import device as devices
 from .fit import Control, Problem, Step, fit
 from .imageio import Photo
@@ -66,6 +66,7 @@ class Job:
     channels: int | None = None      # network width override
     preview_every: int = 10
     tile: int | None = None          # denoise/jpeg/sr: work in tiles of at most this side (input px)
+    workers: int | None = None       # parts fitted at once (None: as many as cores and memory allow)
     overlap: int | None = None       # ... overlapping by this many px (default tile // 8, at least 16)
     _holes: bool | None = field(default=None, init=False, repr=False, compare=False)  # cache of holes()
 
@@ -100,6 +101,8 @@ def check(job: Job) -> None:
         raise JobError(f"stop must be 'auto' or 'never', not '{job.stop}'")
     if job.iters is not None and job.iters < 1:
         raise JobError(f"iterations must be at least 1, not {job.iters}")
+    if job.workers is not None and job.workers < 1:
+        raise JobError(f"workers must be at least 1, not {job.workers}")
     if job.threads is not None and job.threads < 1:
         raise JobError(f"threads must be at least 1, not {job.threads}")
     if job.task == "sr" and job.scale not in SCALES:
@@ -323,7 +326,7 @@ def run(job: Job, control: Control | None = None, resume: dict | None = None) ->
     try:
         for step in parts:
             if first:
-                step.extra.update(plan=pl, notes=list(pl.notes))
+                step.extra.update(plan=pl, notes=list(pl.notes) + step.extra.get("notes", []))
                 first = False
             yield step
     except torch.OutOfMemoryError:
@@ -485,7 +488,8 @@ def _chain(first, rest):
 
 def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, control: Control,
                current: list) -> Iterator[Step]:
-    """Fit tiles or separate crops one after another and blend them into one output.
+    """Fit tiles or separate crops, on every core at once where there are cores and memory for
+    it (`parallel`), and blend them into one output.
 
     The total is fixed at the start (every part's budget) and `progress` counts a part that
     auto-stops as whole, so the bar never jumps back. A part stopped before its result was
@@ -496,81 +500,88 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
     if pl.tiled:
         s = job.scale if job.task == "sr" else 1
         base = job.photo.pixels if s == 1 else classical.lanczos_upscale(job.photo.pixels, W, H)
-        acc = np.zeros_like(base)
-        wsum = np.zeros((H, W), np.float32)
+        weights = [regions.feather(r, pl.regions, H, W) for r in pl.regions]
     else:
-        mosaic = job.photo.pixels.copy()
+        base = job.photo.pixels.copy()
         fills = pl.masks if pl.masks is not None else [job.mask[t:b, l:r] for t, l, b, r in pl.regions]
         for (t, l, b, r), fill in zip(pl.regions, fills):  # the first frame: every part's classical fill
             _, classic = _part(job, (t, l, b, r))
-            mosaic[t:b, l:r][fill] = classic[fill]
+            base[t:b, l:r][fill] = classic[fill]
+    images: dict[int, np.ndarray] = {}   # each part's latest image (dropped when it ends unusable)
 
-    def picture(i: int | None = None, img: np.ndarray | None = None, weight=None) -> np.ndarray:
-        """The whole output so far, with part i's current image blended in when given."""
-        out = acc + (1 - wsum)[..., None] * base if pl.tiled else mosaic.copy()
-        if img is not None:
+    def picture() -> np.ndarray:
+        out = base.copy()
+        for i, img in images.items():
             t, l, b, r = pl.regions[i]
-            if pl.tiled:
-                out[t:b, l:r] += weight[..., None] * (img - base[t:b, l:r])
+            if pl.tiled:   # the feather weights of all tiles sum to 1: blend each tile's change
+                out[t:b, l:r] += weights[i][..., None] * (img - base[t:b, l:r])
             else:
                 out[t:b, l:r][fills[i]] = img[fills[i]]
         return out
 
-    yield _preview(whole(H, W), picture(), total)
-    done_iters, done_elapsed, part_iters = 0, 0.0, []
-    stopped_by, unfinished = "iterations", []
-    for i in range(n):
-        current[0] = region = pl.regions[i]
-        problem, _ = _part(job, region, pl.tiles[i] if pl.tiled else None)
-        weight = regions.feather(region, pl.regions, H, W) if pl.tiled else None
-        for step in fit(problem, preset, iterations=per, seed=job.seed, auto_stop=job.stop == "auto",
-                        preview_every=job.preview_every, control=control, device=dev):
-            final = step.done and (i == n - 1 or step.stopped_by == "user")
-            if step.done:
-                t, l, b, r = region
-                if step.image is not None and step.usable:  # fold the part into the output
-                    if pl.tiled:
-                        acc[t:b, l:r] += weight[..., None] * step.image
-                        wsum[t:b, l:r] += weight
-                    else:
-                        mosaic[t:b, l:r][fills[i]] = step.image[fills[i]]
-                else:
-                    unfinished.append(i)
-                if step.stopped_by == "user":
-                    stopped_by = "user"
-                    unfinished += range(i + 1, n)
-                elif step.stopped_by == "auto" and stopped_by == "iterations":
-                    stopped_by = "auto"
-                image = picture()
-            else:
-                image = picture(i, step.image, weight) if step.image is not None else None
-            it = done_iters + step.iteration
-            elapsed = done_elapsed + step.elapsed_s
-            spi = elapsed / max(it, 1)
-            left = n - 1 - i   # parts after this one: as long as the parts so far, within their budget
-            soon, late = (step.eta_range or (0.0, 0.0))
-            guess = np.mean(part_iters) if part_iters else (per + min(per, preset.es_window + preset.es_patience)) / 2
-            out = replace(step, iteration=it, total=total, elapsed_s=elapsed, s_per_iter=spi,
-                          eta_s=None if final else (step.eta_s or 0.0) + left * spi * guess,
-                          eta_range=None if final else (soon + left * spi * min(per, guess), late + left * spi * per),
-                          progress=1.0 if final else (i + (1.0 if step.done else step.iteration / per)) / n,
-                          image=image, usable=step.usable and not unfinished,
-                          peak_iteration=None if step.peak_iteration is None else done_iters + step.peak_iteration,
-                          result_iteration=None, done=final, stopped_by=stopped_by if final else None,
-                          checkpoint=None, region=whole(H, W), extra={"part": i, "parts": n, "tiled": pl.tiled})
-            if final:
-                out.extra.update(kept=None, unfinished_parts=sorted(unfinished))
-                if unfinished:
-                    which = "all parts" if len(unfinished) == n else \
-                        f"part{'s' if len(unfinished) > 1 else ''} {', '.join(str(k + 1) for k in sorted(unfinished))} of {n}"
-                    _kept(job, out, f" in {which}")
-                out.result = compose(job, image, whole(H, W))
-            yield out
-            if final:
-                return
-        done_iters += step.iteration
-        done_elapsed += step.elapsed_s
-        part_iters.append(step.iteration)
+    workers, threads = parallel.plan_workers(n, dev, pl.estimate_bytes, pl.budget_bytes, job.workers, job.threads)
+    notes = [f"Fitting {workers} parts at a time, {threads} thread{'s' if threads != 1 else ''} each."] \
+        if workers > 1 else []
+    first = _preview(whole(H, W), picture(), total)
+    first.extra["notes"] = notes
+    yield first
+    problems = [_part(job, r, pl.tiles[i] if pl.tiled else None)[0] for i, r in enumerate(pl.regions)]
+    iters, ended = [0] * n, {}
+    stopped_by = "iterations"
+    t0 = time.perf_counter()
+    stream = parallel.fit_parts(problems, preset, workers=workers, threads=threads, control=control,
+                                iterations=per, seed=job.seed, auto_stop=job.stop == "auto",
+                                preview_every=job.preview_every, device=dev)
+    last = None
+    for i, step in stream:
+        current[0] = pl.regions[i]
+        iters[i] = step.iteration
+        if step.image is not None:
+            images[i] = step.image
+        if step.done:
+            ended[i] = step
+            if step.image is None or not step.usable:
+                images.pop(i, None)
+            if step.stopped_by == "user":
+                stopped_by = "user"
+            elif step.stopped_by == "auto" and stopped_by == "iterations":
+                stopped_by = "auto"
+        last = _parts_step(step, i, n, per, iters, ended, t0, preset, workers,
+                           picture() if step.done or step.image is not None else None, pl, (H, W))
+        yield last
+    unfinished = [i for i in range(n) if i not in ended or i not in images]
+    out = replace(last, done=True, stopped_by=stopped_by, eta_s=None, eta_range=None, progress=1.0,
+                  image=picture(), usable=not unfinished, result_iteration=None)
+    out.extra = {"part": n - 1, "parts": n, "tiled": pl.tiled, "kept": None, "unfinished_parts": unfinished}
+    if unfinished:
+        which = "all parts" if len(unfinished) == n else \
+            f"part{'s' if len(unfinished) > 1 else ''} {', '.join(str(k + 1) for k in unfinished)} of {n}"
+        _kept(job, out, f" in {which}")
+    out.result = compose(job, out.image, whole(H, W))
+    yield out
+
+
+def _parts_step(step: Step, i: int, n: int, per: int, iters: list, ended: dict, t0: float,
+                preset: presets.Preset, workers: int, image, pl: Plan, size: tuple[int, int]) -> Step:
+    """The whole run's Step from part i's: iterations, time and progress summed over the parts."""
+    H, W = size
+    it = sum(iters)
+    wall = time.perf_counter() - t0
+    spi = wall / max(it, 1)          # wall time per iteration of the whole run (all workers)
+    fraction = sum(1.0 if k in ended else iters[k] / per for k in range(n)) / n
+    # parts still to come: as long as the parts that ended so far, within their budget
+    guess = np.mean([s.iteration for s in ended.values()]) if ended else \
+        (per + min(per, preset.es_window + preset.es_patience)) / 2
+    running = [k for k in range(n) if k not in ended and iters[k] > 0]
+    waiting = n - len(ended) - len(running)
+    soon = sum(max(0.0, min(per, guess) - iters[k]) for k in running) + waiting * min(per, guess)
+    late = sum(per - iters[k] for k in running) + waiting * per
+    mid = sum(max(0.0, guess - iters[k]) for k in running) + waiting * guess
+    return replace(step, iteration=it, total=n * per, elapsed_s=wall, s_per_iter=spi, eta_s=spi * mid,
+                   eta_range=(spi * min(soon, late), spi * late), progress=min(fraction, 0.999),
+                   image=image, usable=step.usable, result_iteration=None, done=False, stopped_by=None,
+                   peak_iteration=None, checkpoint=None, region=whole(H, W),
+                   extra={"part": i, "parts": n, "tiled": pl.tiled, "workers": workers})
 
 
 def _tensor(a: np.ndarray) -> torch.Tensor:

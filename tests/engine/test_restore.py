@@ -185,8 +185,8 @@ def _fake_fit(offsets):
 def test_tiles_blend_without_seams_even_when_tiles_disagree(monkeypatch):
     p = gradient_photo()
     fake, calls = _fake_fit([0.0, 0.1, -0.05, 0.08, 0.02, -0.1])
-    monkeypatch.setattr(restore, "fit", fake)
-    job = restore.Job("denoise", p, preset="fast", iters=2, tile=48, overlap=16, preview_every=1)
+    monkeypatch.setattr(restore.parallel, "fit", fake)   # parts run in this process with one worker
+    job = restore.Job("denoise", p, preset="fast", iters=2, tile=48, overlap=16, preview_every=1, workers=1)
     steps = list(restore.run(job))
     pl = steps[0].extra["plan"]
     assert len(calls) == 6 and all(s == (43, 48) for s in calls[:1])
@@ -242,14 +242,14 @@ def test_tiled_sr_gives_scale_times_size():
 def test_stopping_a_tiled_run_still_gives_a_full_result():
     p = gradient_photo()
     control = restore.Control()
-    job = restore.Job("denoise", p, preset="fast", iters=3, channels=8, tile=48, overlap=16)
+    job = restore.Job("denoise", p, preset="fast", iters=50, channels=8, tile=48, overlap=16)
     steps = []
     for s in restore.run(job, control):
         steps.append(s)
-        if s.iteration == 4:
+        if s.iteration >= 4:
             control.stop()
     last = steps[-1]
-    assert last.done and last.stopped_by == "user" and last.iteration < 18
+    assert last.done and last.stopped_by == "user" and last.iteration < 300
     assert last.result.data.shape == p.data.shape
     # Tiles never fitted keep the input.
     assert np.array_equal(last.result.data[-10:, -10:], p.data[-10:, -10:])

@@ -1,0 +1,136 @@
+"""Fit the parts of one photo (tiles, or crops around separate marks) on every core at once.
+
+Two fits that share the cores through torch's threads speed up poorly (the small nets got 1.36x
+from 2 threads, bench/README.md); separate processes, each with its own share of the cores,
+scale with the core count. `fit_parts` runs up to `workers` fits at a time in worker processes
+and streams their Steps back in the order they arrive; with one worker it runs them one after
+another in this process. Stop and pause go to every worker through the caller's `Control`.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue as queues
+import signal
+import threading
+import time
+from dataclasses import replace
+from typing import Iterator
+
+import torch
+
+from .fit import Control, Problem, Step, fit
+from .presets import Preset
+
+POLL_S = 0.1
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def plan_workers(parts: int, device: torch.device, part_bytes: int, budget_bytes: int,
+                 asked: int | None = None, threads: int | None = None) -> tuple[int, int | None]:
+    """(worker processes, torch threads each) for `parts` fits of about `part_bytes` each: on the
+    CPU as many as there are cores, parts and memory for (`asked` overrides), each with an equal
+    share of the cores (`threads` overrides); elsewhere one (the GPU is shared)."""
+    if device.type != "cpu" or parts < 2:
+        return 1, threads
+    n = asked if asked is not None else min(cores(), parts, max(1, budget_bytes // max(1, part_bytes)))
+    n = max(1, min(n, parts))
+    return (n, threads or max(1, cores() // n)) if n > 1 else (1, threads)
+
+
+def fit_parts(problems: list[Problem], preset: Preset, *, workers: int = 1, threads: int | None = None,
+              control: Control | None = None, **fit_kw) -> Iterator[tuple[int, Step]]:
+    """Yield (part index, Step) of every part's fit; each part's last Step has done=True. After a
+    stop, parts not yet started are not fitted (they yield nothing)."""
+    control = control or Control()
+    if workers <= 1:
+        for i, problem in enumerate(problems):
+            if control.stopped:
+                return
+            for step in fit(problem, preset, control=control, **fit_kw):
+                yield i, step
+        return
+    yield from _in_processes(problems, preset, workers, threads, control, fit_kw)
+
+
+def _in_processes(problems, preset, workers, threads, control, fit_kw) -> Iterator[tuple[int, Step]]:
+    ctx = mp.get_context("spawn")   # never fork a process that runs Qt or torch threads
+    tasks, results = ctx.Queue(), ctx.Queue()
+    stop, pause = ctx.Event(), ctx.Event()
+    for i, p in enumerate(problems):
+        tasks.put((i, p))
+    for _ in range(workers):
+        tasks.put(None)
+    procs = [ctx.Process(target=_worker, args=(tasks, results, stop, pause, preset, threads, fit_kw), daemon=True)
+             for _ in range(workers)]
+    for p in procs:
+        p.start()
+    finished, running = 0, 0
+    try:
+        while finished < workers:
+            if control.stopped:
+                stop.set()
+            elif control.paused != pause.is_set():
+                pause.set() if control.paused else pause.clear()
+            try:
+                msg = results.get(timeout=POLL_S)
+            except queues.Empty:
+                if any(not p.is_alive() and p.exitcode not in (0, None) for p in procs):
+                    raise RuntimeError("a worker process died while fitting (out of memory?)")
+                continue
+            kind = msg[0]
+            if kind == "step":
+                yield msg[1], msg[2]
+            elif kind == "error":
+                raise msg[1]
+            elif kind == "exit":
+                finished += 1
+    finally:
+        stop.set()
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+        for q in (tasks, results):
+            q.cancel_join_thread()
+            q.close()
+
+
+def _worker(tasks, results, stop, pause, preset, threads, fit_kw) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl+C reaches the parent, which tells us
+    if threads:
+        torch.set_num_threads(threads)
+    control = Control()
+
+    def watch():
+        # poll, never stop.wait(): a process that exits while waiting on an Event leaves the
+        # Event's next set() blocked for good
+        while not stop.is_set():
+            control.pause() if pause.is_set() else control.resume()
+            time.sleep(POLL_S)
+        control.stop()
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        while not stop.is_set():
+            task = tasks.get()
+            if task is None:
+                break
+            i, problem = task
+            for step in fit(problem, preset, control=control, **fit_kw):
+                results.put(("step", i, replace(step, checkpoint=None)))
+    except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
+        results.put(("error", e if _picklable(e) else RuntimeError(f"{type(e).__name__}: {e}")))
+    finally:
+        results.put(("exit",))
+
+
+def _picklable(e: BaseException) -> bool:
+    import pickle
+    try:
+        pickle.dumps(e)
+        return True
+    except Exception:  # noqa: BLE001
+        return False

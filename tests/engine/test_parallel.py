@@ -1,0 +1,53 @@
+"""Parts of one photo fitted on several cores at once give what one worker gives."""
+import numpy as np
+import torch
+
+from dip_engine import parallel, restore
+from dip_engine.imageio import Photo
+from tests.conftest import smooth_image
+
+
+def noisy(h=96, w=80, seed=0):
+    rng = np.random.default_rng(seed)
+    img = np.clip(smooth_image(h, w) + rng.normal(0, 0.1, (h, w, 3)), 0, 1)
+    return Photo(data=np.rint(img * 255).astype(np.uint8))
+
+
+def test_workers_follow_cores_parts_and_memory(monkeypatch):
+    monkeypatch.setattr(parallel, "cores", lambda: 8)
+    cpu = torch.device("cpu")
+    assert parallel.plan_workers(6, cpu, 100, 10_000) == (6, 1)
+    assert parallel.plan_workers(20, cpu, 100, 10_000) == (8, 1)
+    assert parallel.plan_workers(20, cpu, 100, 250) == (2, 4)        # memory for two fits only
+    assert parallel.plan_workers(1, cpu, 100, 10_000) == (1, None)
+    assert parallel.plan_workers(6, cpu, 100, 10_000, asked=3, threads=2) == (3, 2)
+    assert parallel.plan_workers(6, torch.device("meta"), 100, 10_000) == (1, None)
+
+
+def test_two_workers_give_the_same_result_as_one():
+    p = noisy()
+    kw = dict(preset="fast", iters=40, channels=8, tile=48, overlap=16, stop="never", threads=1, seed=3)
+    one = list(restore.run(restore.Job("denoise", p, workers=1, **kw)))
+    two = list(restore.run(restore.Job("denoise", p, workers=2, **kw)))
+    assert one[-1].extra["parts"] == two[-1].extra["parts"] == 6
+    assert two[0].extra["notes"][-1].startswith("Fitting 2 parts at a time")
+    assert one[-1].iteration == two[-1].iteration == 6 * 40
+    assert one[-1].extra["unfinished_parts"] == two[-1].extra["unfinished_parts"]
+    assert np.abs(one[-1].result.data.astype(int) - two[-1].result.data.astype(int)).max() <= 1
+    progress = [s.progress for s in two]
+    assert progress == sorted(progress) and {s.total for s in two} == {240}
+
+
+def test_stop_reaches_every_worker_and_unstarted_parts_keep_the_input():
+    p = noisy()
+    control = restore.Control()
+    steps = []
+    for s in restore.run(restore.Job("denoise", p, preset="fast", iters=400, channels=8, tile=48, overlap=16,
+                                     workers=2, threads=1), control):
+        steps.append(s)
+        if s.iteration >= 10:
+            control.stop()
+    last = steps[-1]
+    assert last.done and last.stopped_by == "user" and last.iteration < 6 * 400
+    assert set(last.extra["unfinished_parts"]) >= {2, 3, 4, 5}   # never started
+    assert np.array_equal(last.result.data[-8:, -8:], p.data[-8:, -8:])
