@@ -52,6 +52,15 @@ def noisy_photo(path: Path, crop: int | None, sigma: float = 25, seed: int = 0) 
     return gt, noisy
 
 
+def load(root: Path, name: str, crop: int) -> tuple[np.ndarray, np.ndarray]:
+    """(clean, noisy) of a validation photo stem, or of a bench denoising case (e.g. f16_denoise)."""
+    if name.endswith("_denoise"):
+        from bench import cases
+        c = cases.build(name, crop or None)
+        return c.truth, c.observed
+    return noisy_photo(root / f"{name}.png", crop or None)
+
+
 def record(gt: np.ndarray, noisy: np.ndarray, preset, iters: int, seed: int) -> dict:
     obs = torch.from_numpy(np.ascontiguousarray(noisy.transpose(2, 0, 1)))[None]
     problem = Problem(obs, Identity(), gt.shape[:2])
@@ -84,7 +93,7 @@ def main(argv=None):
     runs = json.loads(out.read_text()) if out.exists() else []
     preset = presets.get("denoise", a.preset)
     for name in a.photos.split(","):
-        gt, noisy = noisy_photo(root / f"{name}.png", a.crop or None)
+        gt, noisy = load(root, name, a.crop)
         for seed in map(int, a.seeds.split(",")):
             if any(r["photo"] == name and r["seed"] == seed and r["crop"] == a.crop and r["preset"] == a.preset
                    for r in runs):

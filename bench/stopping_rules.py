@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.stopping import ROOT, data_dir, noisy_photo
+from bench.stopping import ROOT, data_dir, load
 from dip_engine.noise import estimate_sigma
 
 
@@ -44,6 +44,10 @@ def first_below(samples, level: float) -> int | None:
     return None
 
 
+GATES = (0.9, 1.0, 1.1)
+PATIENCES = (200, 300, 400)
+
+
 def rules(run: dict, sigma2: float, budget: int) -> dict[str, tuple[int, float]]:
     """Rule -> (stop iteration, PSNR of the result it returns)."""
     s = [x for x in run["samples"] if x[0] <= budget]
@@ -54,13 +58,16 @@ def rules(run: dict, sigma2: float, budget: int) -> dict[str, tuple[int, float]]
         it = first_below(s, c * sigma2)
         out[f"resid<={c}s2"] = (it, at(s, it)) if it else out["budget"]
     # ES-WMV, but only once the smoothed output has explained the photo down to the noise level
-    gate = first_below(s, 1.1 * sigma2)
-    if gate is None:
-        out["es-wmv+resid"] = out["budget"]
-    else:
-        var = [None if i < gate else v for i, v in enumerate(run["variance"][:budget], start=1)]
-        stop, peak = es_wmv_stop(var, 200)
-        out["es-wmv+resid"] = (stop, at(s, min(peak + 100, stop))) if stop else out["budget"]
+    for c in GATES:
+        gate = first_below(s, c * sigma2)
+        for pat in PATIENCES:
+            key = f"gate{c}/p{pat}"
+            if gate is None:
+                out[key] = out["budget"]
+                continue
+            var = [None if i < gate else v for i, v in enumerate(run["variance"][:budget], start=1)]
+            stop, peak = es_wmv_stop(var, pat)
+            out[key] = (stop, at(s, min(peak + 100, stop))) if stop else out["budget"]
     # the usable level (classical.usable_mse): where the result first beats the noisy photo by 3 dB
     out["usable@1.5s2"] = (first_below(s, 1.5 * sigma2) or budget, at(s, first_below(s, 1.5 * sigma2) or budget))
     return out
@@ -76,7 +83,7 @@ def main(argv=None):
     table = {}
     for f in a.files:
         for run in json.loads((ROOT / "bench" / f).read_text()):
-            gt, noisy = noisy_photo(root / f"{run['photo']}.png", run["crop"] or None)
+            gt, noisy = load(root, run["photo"], run["crop"])
             sig = estimate_sigma(noisy)
             best = max((x for x in run["samples"] if x[0] <= a.budget), key=lambda x: x[1])
             r = rules(run, sig ** 2, a.budget)

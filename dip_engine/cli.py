@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="auto: stop at the detected quality peak (default); never: run all iterations")
         s.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
         s.add_argument("--threads", type=int, help="CPU threads for the fit (default: all cores)")
+        s.add_argument("--workers", type=int, help="tiles or separate crops fitted at once, each in its own "
+                       "process (default: as many as cores and memory allow)")
         s.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
         s.add_argument("--channels", type=int, help="network width (default: the preset's)")
         if task != "inpaint":
@@ -140,7 +142,8 @@ def _job(args) -> restore.Job:
         args.project = _check_project_output(args.project, args.overwrite)
     job = restore.Job(args.task, photo, mask=mask, scale=getattr(args, "scale", 1), preset=args.preset,
                       iters=args.iters, seed=args.seed, stop=args.stop, device=args.device,
-                      threads=args.threads, lr=args.lr, channels=args.channels, tile=getattr(args, "tile", None),
+                      threads=args.threads, workers=getattr(args, "workers", None), lr=args.lr, channels=args.channels,
+                      tile=getattr(args, "tile", None),
                       preview_every=args.every if args.snapshots or args.project else 10 ** 9)
     try:
         restore.check(job)

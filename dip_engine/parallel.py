@@ -34,8 +34,8 @@ def plan_workers(parts: int, device: torch.device, part_bytes: int, budget_bytes
     """(worker processes, torch threads each) for `parts` fits of about `part_bytes` each: on the
     CPU as many as there are cores, parts and memory for (`asked` overrides), each with an equal
     share of the cores (`threads` overrides); elsewhere one (the GPU is shared)."""
-    if device.type != "cpu" or parts < 2:
-        return 1, threads
+    if device.type != "cpu" or parts < 2 or mp.current_process().daemon:
+        return 1, threads   # a daemon (a batch worker, say) may not start processes of its own
     n = asked if asked is not None else min(cores(), parts, max(1, budget_bytes // max(1, part_bytes)))
     n = max(1, min(n, parts))
     return (n, threads or max(1, cores() // n)) if n > 1 else (1, threads)
