@@ -20,7 +20,7 @@ from . import nets
 from .nets import inputs
 from .operators import weighted_mse
 from .presets import Preset
-from .stopping import WindowedVariance
+from .stopping import EXPECTED_STOP, WindowedVariance
 
 BLOWUP_RATIO = 10 ** 0.5  # a loss more than 5 dB above the lowest so far counts as a blow-up
 ES_PIXELS = 64 * 64      # ES-WMV looks at a strided copy of about this many pixels
@@ -274,8 +274,9 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         if done:
             eta = rng = None
         else:
-            soon = es.earliest_stop(it) if stops else total
-            eta, rng = spi * (min(soon, total) - it + total - it) / 2, (spi * (min(soon, total) - it), spi * (total - it))
+            soon = min(es.earliest_stop(it), total) if stops else total
+            guess = min(total, max(soon, round(EXPECTED_STOP * total))) if stops else total
+            eta, rng = spi * (guess - it), (spi * (soon - it), spi * (total - it))
         s = Step(it, total, loss, elapsed, spi, eta, img,
                  es.variance, es.peak, gated and es.should_stop, done, stopped_by if done else None, restarts,
                  progress=1.0 if done else it / total, eta_range=rng, usable=usable,
