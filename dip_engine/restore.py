@@ -450,7 +450,8 @@ def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, c
     def composite(img: np.ndarray) -> np.ndarray:
         return np.where(known[..., None], pixels[t:b, l:r], img) if known is not None else img
 
-    yield _preview(region, composite(classic), preset.iterations)
+    if resume is None:   # a resumed run goes on showing where it was
+        yield _preview(region, composite(classic), preset.iterations)
     kw = {} if resume is None else {"resume": resume}
     ident = None
     try:
