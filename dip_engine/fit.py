@@ -278,7 +278,8 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
             guess = min(total, max(soon, round(EXPECTED_STOP * total))) if stops else total
             eta, rng = spi * (guess - it), (spi * (soon - it), spi * (total - it))
         s = Step(it, total, loss, elapsed, spi, eta, img,
-                 es.variance, es.peak, gated and es.should_stop, done, stopped_by if done else None, restarts,
+                 es.variance, es.peak if preset.auto_stop else None,  # no peak to show where there is none to find
+                 preset.auto_stop and gated and es.should_stop, done, stopped_by if done else None, restarts,
                  progress=1.0 if done else it / total, eta_range=rng, usable=usable,
                  result_iteration=(best_it if shown is best else it) if done and shown is not None else None)
         if done or control.take_checkpoint_request():
