@@ -138,6 +138,12 @@ def plan_workers(spec: Spec, items: list[Item], workers: int | None = None,
     """(workers, threads per worker, notes): workers x threads never exceeds the cores, and the
     workers' fits together stay within the memory budget (estimated for the largest photo)."""
     n_cores, notes = cores(), []
+    if workers == 1 or (workers is None and (len(items) <= 1 or n_cores // (threads or 1) <= 1)):
+        # one fit at a time: it plans its own memory (restore.plan), nothing to share
+        fair = n_cores if threads is None else min(threads, n_cores)
+        if threads is not None and threads > n_cores:
+            notes.append(f"{threads} threads are more than the {n_cores} cores: using {n_cores}.")
+        return 1, fair, notes
     budget = memory.budget("cpu")
     largest = (0, 0)
     from PIL import Image

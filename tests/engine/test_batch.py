@@ -17,6 +17,10 @@ from PIL import Image
 from dip_engine import batch, cli, imageio
 from dip_engine.batch import inputs, manifest
 
+# a hang guard only: these runs start worker processes (each imports torch) and take seconds to a
+# minute each on an idle 2-core machine, much longer when it is shared
+pytestmark = pytest.mark.timeout(600)
+
 ROOT = Path(__file__).resolve().parents[2]
 FAST = ["--iters", "8", "--threads", "1", "--quiet"]
 
@@ -123,6 +127,7 @@ def test_workers_times_threads_never_exceed_the_cores(tmp_path, monkeypatch):
     assert (w, t) == (4, 1) and "more than the 4 cores" in notes[0]
     monkeypatch.setattr(batch.runner.memory, "budget", lambda device="cpu": 3 * batch.runner.photo_bytes(spec, 32, 32))
     assert batch.plan_workers(spec, items)[0] == 3           # the memory plan bounds the workers
+    assert batch.plan_workers(spec, items, workers=1) == (1, 4, [])   # one at a time: all cores
 
 
 # --------------------------------------------------------------------------- manifest
