@@ -222,3 +222,25 @@ def test_killed_run_resumes_from_its_last_checkpoint(photo_png, tmp_path):
     summary = json.loads(res.stdout)
     assert summary["resumed_from"] == saved and summary["iterations"] == saved + 6
     assert imageio.load_image(out).data.shape == (40, 48, 3)
+
+
+def test_a_run_too_young_to_help_saves_the_classical_answer_and_says_so(capsys, photo_png, tmp_path):
+    # issue 13: 3 iterations of SR are a blur far worse than the photo: the Lanczos upscale is saved
+    out = tmp_path / "big.png"
+    code, stdout, err = run(capsys, "sr", photo_png, "-o", out, "--scale", "2", "--preset", "fast", "--iters", "3",
+                            "--channels", "8", "--json")
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["kept"] == "lanczos" and summary["result_iteration"] is None
+    assert "the Lanczos upscale is kept" in err
+    from dip_engine.classical import lanczos_upscale
+    src = imageio.load_image(photo_png).pixels
+    assert np.abs(imageio.load_image(out).pixels - lanczos_upscale(src, 96, 80)).max() <= 1 / 255 + 1e-6
+
+
+def test_inpainting_runs_its_whole_budget_from_the_cli(capsys, photo_png, mask_png, tmp_path):
+    code, stdout, err = run(capsys, "inpaint", photo_png, "--mask", mask_png, "-o", tmp_path / "f.png",
+                            "--preset", "fast", "--iters", "80", "--channels", "8", "--json", "--quiet")
+    summary = json.loads(stdout)
+    assert code == 0 and summary["stopped_by"] == "iterations" and summary["iterations"] == 80
+    assert summary["peak_iteration"] is None
