@@ -6,7 +6,8 @@ Runs the default preset WITHOUT auto-stop and records per iteration the training
 output's residual against the noisy input) and ES-WMV's variance, and every 10 iterations the
 PSNR of the smoothed output against the clean photo and its residual against the noisy one. Any
 stopping rule can then be replayed on the same curves (`python -m bench.stopping_rules`).
-Photos come from --data (default: $DIP_BENCH_DATA or ../shared/data)/validation.
+Photos are the bench's `val_NAME_denoise` cases (or a paper case such as f16_denoise), read from
+--data DIR or $DIP_BENCH_DATA.
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
+from bench import cases
 from dip_engine import presets
 from dip_engine.fit import Problem, fit
 from dip_engine.metrics import psnr
@@ -29,36 +30,11 @@ from dip_engine.operators import Identity
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def data_dir(arg: str | None) -> Path:
-    d = Path(arg or os.environ.get("DIP_BENCH_DATA") or ROOT.parent / "shared" / "data")
-    if not (d / "validation").is_dir():
-        sys.exit(f"bench data not found in {d}: pass --data DIR or set DIP_BENCH_DATA to the folder holding validation/")
-    return d
-
-
-def centre(a: np.ndarray, size: int | None) -> np.ndarray:
-    if not size:
-        return a
-    h, w = a.shape[:2]
-    hh, ww = min(size, h), min(size, w)
-    t, l = (h - hh) // 2, (w - ww) // 2
-    return a[t:t + hh, l:l + ww]
-
-
-def noisy_photo(path: Path, crop: int | None, sigma: float = 25, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    gt = centre(np.asarray(Image.open(path).convert("RGB"), np.float32) / 255, crop)
-    rng = np.random.default_rng(seed)
-    noisy = np.clip(np.round((gt + rng.normal(0, sigma / 255, gt.shape)) * 255), 0, 255).astype(np.float32) / 255
-    return gt, noisy
-
-
-def load(root: Path, name: str, crop: int) -> tuple[np.ndarray, np.ndarray]:
-    """(clean, noisy) of a validation photo stem, or of a bench denoising case (e.g. f16_denoise)."""
-    if name.endswith("_denoise"):
-        from bench import cases
-        c = cases.build(name, crop or None)
-        return c.truth, c.observed
-    return noisy_photo(root / f"{name}.png", crop or None)
+def load(name: str, crop: int) -> tuple[np.ndarray, np.ndarray]:
+    """(clean, noisy) of a validation photo stem (its `val_NAME_denoise` case) or of a bench
+    denoising case such as f16_denoise."""
+    c = cases.build(name if name.endswith("_denoise") else f"val_{name}_denoise", crop or None)
+    return c.truth, c.observed
 
 
 def record(gt: np.ndarray, noisy: np.ndarray, preset, iters: int, seed: int) -> dict:
@@ -84,16 +60,16 @@ def main(argv=None):
     ap.add_argument("--iters", type=int, default=2500)
     ap.add_argument("--preset", default=presets.DEFAULT)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--data")
+    cases.add_data_option(ap)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
+    cases.use_data(a.data)
     torch.set_num_threads(a.threads)
-    root = data_dir(a.data) / "validation"
     out = ROOT / "bench" / a.out if not os.path.isabs(a.out) else Path(a.out)
     runs = json.loads(out.read_text()) if out.exists() else []
     preset = presets.get("denoise", a.preset)
     for name in a.photos.split(","):
-        gt, noisy = load(root, name, a.crop)
+        gt, noisy = load(name, a.crop)
         for seed in map(int, a.seeds.split(",")):
             if any(r["photo"] == name and r["seed"] == seed and r["crop"] == a.crop and r["preset"] == a.preset
                    for r in runs):

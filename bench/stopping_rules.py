@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.stopping import ROOT, data_dir, load
+from bench import cases
+from bench.stopping import ROOT, load
 from dip_engine.noise import estimate_sigma
 
 
@@ -77,13 +78,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("files", nargs="+")
     ap.add_argument("--budget", type=int, default=1500)
-    ap.add_argument("--data")
+    cases.add_data_option(ap)
     a = ap.parse_args(argv)
-    root = data_dir(a.data) / "validation"
+    cases.use_data(a.data)
     table = {}
     for f in a.files:
         for run in json.loads((ROOT / "bench" / f).read_text()):
-            gt, noisy = load(root, run["photo"], run["crop"])
+            gt, noisy = load(run["photo"], run["crop"])
             sig = estimate_sigma(noisy)
             best = max((x for x in run["samples"] if x[0] <= a.budget), key=lambda x: x[1])
             r = rules(run, sig ** 2, a.budget)
