@@ -102,18 +102,18 @@ def test_after_super_resolution_the_size_and_zoom_are_the_outputs(window, tiny_p
     window.open_path(tiny_photo)
     fast_settings(window, "sr", iters=10)
     tp = window.task_panel
-    tp.scale_combo.setCurrentIndex(tp.scale_combo.findData(4))
+    tp.scale_combo.setCurrentIndex(tp.scale_combo.findData(2))
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
         assert window.start_run()
-    assert (window.result.width, window.result.height) == (192, 160)
-    assert window.info_label.text().startswith("192 × 160")
+    assert (window.result.width, window.result.height) == (96, 80)
+    assert window.info_label.text().startswith("96 × 80")
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
     assert window.zoom_label.text() == "100 %"
-    assert window.canvas.zoom == 4.0                          # one screen pixel per output pixel
+    assert window.canvas.zoom == 2.0                          # one screen pixel per output pixel
     window.filmstrip.setCurrentRow(window.filmstrip.row_of(ORIGINAL))   # look at the photo again
     assert window.info_label.text().startswith("48 × 40")
-    assert window.zoom_label.text() == "400 %"
+    assert window.zoom_label.text() == "200 %"
     qtbot.keyClick(window.canvas, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
     assert window.zoom_label.text() == "100 %" and window.canvas.zoom == 1.0
 
