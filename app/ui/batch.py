@@ -36,6 +36,23 @@ def describe(spec: batch.Spec) -> str:
     return " · ".join(parts)
 
 
+_LIVE: list = []   # (thread, runner, control) of running batches: they outlive a closed window
+
+
+def stop_all() -> None:
+    """Stop every running batch and wait for it (the app is quitting); unfinished photos run next time."""
+    for thread, _runner, control in list(_LIVE):
+        control.abort()
+        thread.wait(30000)
+
+
+def _watch_quit() -> None:
+    app = QApplication.instance()
+    if not app.property("dipBatchQuitHook"):
+        app.aboutToQuit.connect(stop_all)
+        app.setProperty("dipBatchQuitHook", True)
+
+
 class _Runner(QObject):
     """Runs one batch in its thread; every engine event arrives in the GUI thread as `event`."""
     event = Signal(object)
@@ -78,7 +95,7 @@ class BatchDialog(QDialog):
         self._finished_now = 0
         self._thumbs: list[tuple[QTreeWidgetItem, str]] = []
         self._build()
-        QApplication.instance().aboutToQuit.connect(self.shutdown)
+        _watch_quit()
         last = window.settings.value(SETTINGS_KEY, "")
         if isinstance(last, str) and last and (Path(last) / batch.MANIFEST_NAME).is_file():
             self.results_edit.setText(last)
@@ -311,13 +328,18 @@ class BatchDialog(QDialog):
         self.window_.settings.setValue(SETTINGS_KEY, str(spec.outdir))
         self.control = batch.BatchControl()
         self._started, self._finished_now = time.monotonic(), 0
-        self.thread_ = QThread(self)
-        self.runner = _Runner(spec, self.control)
-        self.runner.moveToThread(self.thread_)
-        self.thread_.started.connect(self.runner.run)
-        self.runner.event.connect(self._on_event)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.finished.connect(self._on_finished)
+        # no parent: a batch keeps running (and is waited for at quit) even if this window goes
+        self.thread_ = thread = QThread()
+        self.runner = runner = _Runner(spec, self.control)
+        entry = (thread, runner, self.control)
+        _LIVE.append(entry)
+        runner.moveToThread(thread)
+        thread.started.connect(runner.run)
+        runner.finished.connect(thread.quit)
+        thread.finished.connect(lambda: _LIVE.remove(entry) if entry in _LIVE else None)
+        runner.event.connect(self._on_event)
+        runner.failed.connect(self._on_failed)
+        thread.finished.connect(self._on_finished)
         self.status.setText("Starting the workers…")
         self.thread_.start()
         self._update()
@@ -340,11 +362,11 @@ class BatchDialog(QDialog):
             self.status.setText("Stopping… (running photos start again when the batch continues)")
 
     def shutdown(self) -> None:
-        """Stop the batch and wait for it (the app is quitting)."""
+        """Stop the batch and wait for it."""
         if self.running:
             self.control.abort()
-            self.thread_.quit()
             self.thread_.wait(30000)
+            self._on_finished()
 
     # ------------------------------------------------------------------ engine events
     def _on_event(self, ev) -> None:
@@ -381,10 +403,9 @@ class BatchDialog(QDialog):
         self.status.setText(message)
 
     def _on_finished(self) -> None:
-        self.thread_.quit()
+        if self.thread_ is None:
+            return
         self.thread_.wait()
-        self.thread_.deleteLater()
-        self.runner.deleteLater()
         self.thread_, self.runner = None, None
         self.pause_button.setText("Pause")
         for key, row in self.rows.items():

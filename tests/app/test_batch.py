@@ -32,6 +32,13 @@ def _open_from_menu(window, qtbot):
     return dlg
 
 
+@pytest.fixture(autouse=True)
+def _no_batch_left_running():
+    yield
+    from app.ui import batch as ui
+    ui.stop_all()      # a failed test must not leave a batch thread running into the next one
+
+
 def _states(dlg):
     return [dlg.queue.topLevelItem(i).text(1) for i in range(dlg.queue.topLevelItemCount())]
 
