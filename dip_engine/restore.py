@@ -628,6 +628,7 @@ def metadata(job: Job, step: Step) -> dict[str, str]:
         "dip:preset": job.preset,
         "dip:seed": str(job.seed),
         "dip:iterations": str(step.iteration),
+        "dip:result_iteration": str(step.result_iteration) if step.result_iteration else "none",
         "dip:max_iterations": str(p.iterations),
         "dip:stopped_by": str(step.stopped_by),
         "dip:stop": job.stop,
@@ -637,6 +638,8 @@ def metadata(job: Job, step: Step) -> dict[str, str]:
     }
     if job.task == "sr":
         d["dip:scale"] = str(job.scale)
+    if step.extra.get("kept"):
+        d["dip:kept"] = str(step.extra["kept"])
     parts = step.extra.get("parts", 1)
     if parts > 1:
         d["dip:parts"] = str(parts)

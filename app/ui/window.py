@@ -609,6 +609,8 @@ class MainWindow(QMainWindow):
             return False
         self._set_last_folder(path)
         self._add_recent(path)
+        if getattr(photo, "developed", None):   # a camera RAW file: say how it was turned into a photo
+            self.notify(photo.developed, "info")
         self.photoLoaded.emit(path)
         return True
 

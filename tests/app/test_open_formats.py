@@ -38,6 +38,8 @@ def test_open_dialog_offers_heic_and_raw_and_opens_a_dng(window, tmp_path, monke
         assert f"*{suffix}" in globs and f"*{suffix.upper()}" in globs, suffix
     assert any(f.startswith("Camera RAW (") for f in offered[0].split(";;"))
     assert "96 × 64 · 16-bit RGB" in window.info_label.text()
+    # the photographer is told that (and how) the RAW file was developed
+    assert window.banner.isVisible() and "white balance" in window.banner.text.text().lower()
 
 
 def test_dropping_heic_and_raw_opens_them(window, tmp_path):
