@@ -71,6 +71,7 @@ class TaskPanel(QWidget):
         self._loading = False
         self._overrides: dict[str, object] = {}
         self._holes = False  # inpainting marks are objects / large holes (another network)
+        self._auto_stop_applies = True  # the preset can end a run at a quality peak (inpainting cannot)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(8)
@@ -213,6 +214,13 @@ class TaskPanel(QWidget):
         self._loading = False
         self.preset_hint.setText(pr.description)
         self.preset_combo.setToolTip(pr.description)
+        # inpainting has no quality peak to find: its presets run their whole budget
+        self._auto_stop_applies = pr.auto_stop
+        self.auto_stop.setEnabled(pr.auto_stop and self.preset_combo.isEnabled())
+        self.auto_stop.setToolTip("Auto-stop watches how much the output still changes and ends the run near "
+                                  "its best point." if pr.auto_stop else
+                                  "Inpainting runs its whole budget: the fill keeps improving after the rest "
+                                  "of the photo has settled, so there is no peak to stop at.")
         for key, spin in (("iters", self.iters_spin), ("lr", self.lr_spin), ("channels", self.channels_spin)):
             spin.setProperty("overridden", key in self._overrides)
             spin.style().unpolish(spin)
@@ -291,6 +299,7 @@ class TaskPanel(QWidget):
         for w in [*self.task_buttons.values(), self.scale_combo, self.preset_combo, self.iters_spin,
                   self.channels_spin, self.seed_spin, self.auto_stop, self.reset_advanced]:
             w.setEnabled(not running)
+        self.auto_stop.setEnabled(not running and self._auto_stop_applies)
         self.lr_spin.setEnabled(True)
         self.lr_spin.setToolTip("Adam learning rate." + ("  Changes apply to the running fit." if running else ""))
 

@@ -311,3 +311,15 @@ def test_thick_marks_switch_the_shown_preset_to_the_large_hole_network(window, b
     assert "Large holes" in tp.preset_hint.text()
     window.actions_["undo"].trigger()
     qtbot.waitUntil(lambda: tp.iters_spin.value() == text_net.iterations, timeout=2000)
+
+
+def test_auto_stop_is_offered_only_where_there_is_a_peak_to_find(window, tiny_photo):
+    window.open_path(tiny_photo)
+    tp = window.task_panel
+    tp.task_buttons["denoise"].click()
+    assert tp.auto_stop.isEnabled()
+    tp.task_buttons["inpaint"].click()
+    assert not tp.auto_stop.isEnabled() and "whole budget" in tp.auto_stop.toolTip()
+    assert "whole budget" in tp.preset_hint.text()
+    tp.task_buttons["sr"].click()
+    assert tp.auto_stop.isEnabled()
