@@ -68,7 +68,7 @@ def _in_processes(problems, preset, workers, threads, control, fit_kw) -> Iterat
              for _ in range(workers)]
     for p in procs:
         p.start()
-    finished, running = 0, 0
+    finished = 0
     try:
         while finished < workers:
             if control.stopped:
