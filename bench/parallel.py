@@ -4,14 +4,17 @@
 
 A noisy smooth test photo (our own, no data needed) is denoised in 2x2 tiles with the default
 preset and a fixed iteration count (no auto-stop), alternately with one worker using all cores'
-threads and with one worker per core (1 thread each). Wall time includes starting the workers.
+threads with one worker per core (1 thread each), and with one worker on one core (1 thread: the
+"over 1 core" baseline of issue 12). Wall time includes starting the workers.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -34,18 +37,29 @@ def main(argv=None):
     ap.add_argument("--tile", type=int, default=128)
     ap.add_argument("--iters", type=int, default=150)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "parallel.json",
+                    help="JSON file whose 'runs' list this run is appended to")
     a = ap.parse_args(argv)
     p, n = photo(a.size), cores()
-    times: dict[str, list[float]] = {"1 worker": [], f"{n} workers": []}
+    runs = (("1 core", 1, 1), ("1 worker", 1, n), (f"{n} workers", n, 1))
+    times: dict[str, list[float]] = {label: [] for label, _, _ in runs}
     for _ in range(a.repeat):
-        for label, workers, threads in (("1 worker", 1, n), (f"{n} workers", n, 1)):
+        for label, workers, threads in runs:
             job = restore.Job("denoise", p, iters=a.iters, stop="never", tile=a.tile, workers=workers, threads=threads)
             t = time.perf_counter()
             last = list(restore.run(job))[-1]
             times[label].append(time.perf_counter() - t)
             print(f"{label}: {times[label][-1]:.1f} s ({last.extra['parts']} tiles x {a.iters} iterations)", flush=True)
-    best = {k: min(v) for k, v in times.items()}
-    print(json.dumps({"cores": n, "best_s": best, "speedup": round(best["1 worker"] / best[f"{n} workers"], 2)}))
+    best = {k: round(min(v), 1) for k, v in times.items()}
+    row = {"date": time.strftime("%Y-%m-%d %H:%M"), "size": a.size, "tile": a.tile, "iters": a.iters,
+           "repeat": a.repeat, "cores": n, "load_avg_after": round(os.getloadavg()[0], 1), "best_s": best,
+           "speedup_over_1_core": round(best["1 core"] / best[f"{n} workers"], 2),
+           "speedup_over_1_worker_all_threads": round(best["1 worker"] / best[f"{n} workers"], 2),
+           "threads_speedup": round(best["1 core"] / best["1 worker"], 2)}
+    print(json.dumps(row))
+    record = json.loads(a.out.read_text()) if a.out.exists() else {"runs": []}
+    record["runs"].append(row)
+    a.out.write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":
