@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from . import nets
+from .confidence import Tracker
 from .nets import inputs
 from .operators import weighted_mse
 from .presets import Preset
@@ -117,6 +118,7 @@ class Step:
     eta_range: tuple[float, float] | None = None  # (soonest, latest) seconds left
     usable: bool = True                # the image is judged better than the classical fallback
     result_iteration: int | None = None  # final step: the iteration whose smoothed output is `image`
+    confidence: np.ndarray | None = None  # with `image`: H x W per-pixel std of the output lately (confidence.py)
 
 
 def _cpu_state(obj):
@@ -180,12 +182,13 @@ def make_input(preset: Preset, net: nn.Module, size: tuple[int, int], gen: torch
 def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed: int = 0,
         auto_stop: bool = True, preview_every: int = 10, control: Control | None = None,
         device: torch.device | str = "cpu", lr: float | None = None,
-        resume: dict | None = None) -> Iterator[Step]:
+        resume: dict | None = None, confidence: bool = True) -> Iterator[Step]:
     """Run the fit, yielding a Step per iteration (with an image every `preview_every`) and a
     final one (done=True) whose image is the result: the smoothed output at the detected peak.
 
     `resume`: a Step.checkpoint of an earlier run of the same problem and preset; the fit goes on
-    from there and gives the same result as a run that was never interrupted."""
+    from there and gives the same result as a run that was never interrupted.
+    `confidence`: track how much each output pixel still varies (`Step.confidence`)."""
     control = control or Control()
     device = torch.device(device)
     total = int(iterations or preset.iterations)
@@ -209,6 +212,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         return out[..., :H, :W]
 
     es = WindowedVariance(preset.es_window, preset.es_patience)
+    conf = Tracker(preset.es_window) if confidence else None
     stride = max(1, int(math.sqrt(H * W / ES_PIXELS)))
     params = list(net.parameters())
     good = [p.detach().clone() for p in params]  # clone: on CPU .cpu() would alias the live tensor
@@ -239,6 +243,8 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         usable = usable or resume.get("usable", False)
         gated = gated or resume.get("gated", True)
         es.load_state_dict(resume["es"])
+        if conf is not None:
+            conf.load_state_dict(resume.get("confidence"), device)
         it, restarts, elapsed = resume["iteration"], resume["restarts"], resume["elapsed_s"]
         lowest_loss = resume.get("lowest_loss", resume.get("last_loss"))  # older checkpoints: the last loss
         good = [p.detach().clone() for p in params]
@@ -250,6 +256,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
                 "optimizer": _cpu_state(opt.state_dict()), "z": cpu(z), "noise_rng": noise_gen.get_state(),
                 "smoothed": cpu(smoothed), "best": cpu(best), "best_due": best_due, "best_it": best_it, "usable": usable, "gated": gated,
                 "es": es.state_dict(), "lowest_loss": lowest_loss,
+                "confidence": conf.state_dict() if conf is not None else None,
                 "restarts": restarts, "elapsed_s": elapsed, "seed": seed}
 
     def snapshot_image(t: torch.Tensor) -> np.ndarray:
@@ -282,6 +289,8 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
                  preset.auto_stop and gated and es.should_stop, done, stopped_by if done else None, restarts,
                  progress=1.0 if done else it / total, eta_range=rng, usable=usable,
                  result_iteration=(best_it if shown is best else it) if done and shown is not None else None)
+        if img is not None and conf is not None:
+            s.confidence = conf.map()
         if done or control.take_checkpoint_request():
             s.checkpoint = checkpoint()
         return s
@@ -333,6 +342,8 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
             opt.step()
             with torch.no_grad():
                 o = out.detach()
+                if conf is not None:
+                    conf.update(o)
                 w = min(preset.exp_weight, (1 + it) / (10 + it)) if preset.ema_warmup else preset.exp_weight
                 smoothed = o.clone() if smoothed is None else smoothed.mul_(w).add_(o, alpha=1 - w)
                 if not gated and (it + 1) % GATE_EVERY == 0 and data_term(smoothed) <= problem.stop_gate_mse:

@@ -1,0 +1,89 @@
+"""Per-pixel confidence: how much the reconstruction still varies.
+
+`Tracker` keeps an exponential moving average of the raw output and of its square on the fit's
+device (two in-place updates per iteration, O(pixels)); its `map` is the per-pixel standard
+deviation of the output over about the last `window` iterations, as an H x W float32 array in
+the image's units (0..1), the channels pooled (root mean square). Large where the fit still
+moves, near 0 where it has converged.
+
+`to_png16` / `from_png16` give the map's file scale: 16-bit samples where 4096 is one 8-bit level
+(1/255) of standard deviation, so 65535 means 16 levels or more (clipped).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+LEVELS_PER_UNIT = 255        # the map's unit in the file: 8-bit levels of standard deviation
+PNG_PER_LEVEL = 4096         # 16-bit samples per level: 65535 is 16 levels (clipped)
+PNG_SCALE = ("16-bit value / 4096 = per-pixel standard deviation of the output over the last "
+             "iterations, in 8-bit levels (0-255 scale); 65535 means 16 levels or more")
+
+
+class Tracker:
+    """EMA of x and x^2 of the fit's raw output; `map()` is the per-pixel standard deviation."""
+
+    def __init__(self, window: int = 50):
+        self.beta = 1.0 - 1.0 / max(1, window)
+        self.mean: torch.Tensor | None = None
+        self.sq: torch.Tensor | None = None
+        self.count = 0
+
+    def update(self, out: torch.Tensor) -> None:
+        """Add one output (1 x C x H x W, detached)."""
+        x = out.detach()
+        if self.mean is None:
+            self.mean, self.sq = x.clone(), x * x
+        else:
+            # early on weigh each output equally (1/n) so the first outputs do not dominate
+            w = max(1.0 / (self.count + 1), 1.0 - self.beta)
+            self.mean.lerp_(x, w)
+            self.sq.mul_(1 - w).addcmul_(x, x, value=w)
+        self.count += 1
+
+    def map(self) -> np.ndarray | None:
+        """H x W float32 standard deviation (0..1 units), or None before the first update."""
+        if self.mean is None:
+            return None
+        var = (self.sq - self.mean * self.mean).clamp_min_(0).mean(dim=1)[0]
+        return var.sqrt_().float().cpu().numpy()
+
+    def state_dict(self) -> dict:
+        def cpu(t):
+            return None if t is None else t.detach().to("cpu", copy=True)
+        return {"mean": cpu(self.mean), "sq": cpu(self.sq), "count": self.count}
+
+    def load_state_dict(self, s: dict | None, device: torch.device | str = "cpu") -> None:
+        if not s or s.get("mean") is None:
+            return
+        self.mean, self.sq, self.count = s["mean"].to(device), s["sq"].to(device), int(s["count"])
+
+
+def across(images: list[np.ndarray]) -> np.ndarray:
+    """Per-pixel standard deviation across several results (H x W x C each), channels pooled as
+    in `Tracker.map`: the spread between variations (seeds) of the same job."""
+    a = np.stack([np.asarray(i, np.float64) for i in images])
+    return np.sqrt(a.var(axis=0).mean(axis=-1)).astype(np.float32)
+
+
+def full(map_: np.ndarray, region: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
+    """The region-sized `map_` placed in an H x W canvas of zeros (pixels outside were not fitted
+    and keep the photo's values)."""
+    H, W = size
+    t, l, b, r = region
+    if (t, l, b, r) == (0, 0, H, W):
+        return np.asarray(map_, np.float32)
+    out = np.zeros((H, W), np.float32)
+    out[t:b, l:r] = map_
+    return out
+
+
+def to_png16(map_: np.ndarray) -> np.ndarray:
+    """uint16 samples of the file scale (`PNG_SCALE`)."""
+    v = np.nan_to_num(np.asarray(map_, np.float64)) * LEVELS_PER_UNIT * PNG_PER_LEVEL
+    return np.clip(np.rint(v), 0, 65535).astype(np.uint16)
+
+
+def from_png16(samples: np.ndarray) -> np.ndarray:
+    """The map (0..1 units) back from `to_png16` samples (clipped values stay clipped)."""
+    return (np.asarray(samples, np.float64) / (LEVELS_PER_UNIT * PNG_PER_LEVEL)).astype(np.float32)

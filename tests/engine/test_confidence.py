@@ -1,0 +1,98 @@
+"""The confidence map: per-pixel spread of the fit's output, its file scale and its place in
+the Step stream."""
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from dip_engine import confidence, presets
+from dip_engine.confidence import Tracker
+from dip_engine.fit import Control, Problem, fit
+from dip_engine.operators import Identity
+from tests.conftest import smooth_image
+
+H, W = 40, 48
+
+
+def T(a):
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
+
+
+def tiny(task="denoise", **kw):
+    return replace(presets.get(task, "fast"), channels=16, **kw)
+
+
+def last(steps):
+    s = None
+    for s in steps:
+        pass
+    return s
+
+
+def test_tracker_is_the_spread_where_values_move_and_zero_where_they_do_not():
+    rng = np.random.default_rng(0)
+    t = Tracker(window=20)
+    for _ in range(200):
+        x = np.full((1, 3, 8, 10), 0.5, np.float32)
+        x[..., 5:] += rng.normal(0, 0.1, (1, 3, 8, 5)).astype(np.float32)   # right half moves
+        t.update(torch.from_numpy(x))
+    m = t.map()
+    assert m.shape == (8, 10) and m.dtype == np.float32
+    assert np.all(m[:, :5] < 1e-6)
+    assert 0.06 < m[:, 5:].mean() < 0.14          # about the true std of 0.1
+
+
+def test_tracker_forgets_what_was_long_ago():
+    t = Tracker(window=10)
+    for k in range(100):
+        t.update(torch.full((1, 1, 2, 2), float(k % 2)))    # flickers, then settles
+    for _ in range(200):
+        t.update(torch.full((1, 1, 2, 2), 0.3))
+    assert t.map().max() < 1e-3
+
+
+def test_fit_reports_a_larger_spread_where_nothing_holds_the_output():
+    # the right half is unobserved (weight 0): the output there is free to move, the left half
+    # is pinned by the data
+    clean = smooth_image(H, W)
+    weight = np.ones((H, W), np.float32)
+    weight[:, W // 2:] = 0
+    p = Problem(T(clean * weight[..., None]), Identity(), (H, W), torch.from_numpy(weight)[None, None])
+    s = last(fit(p, tiny("inpaint"), iterations=300, auto_stop=False, seed=0))
+    m = s.confidence
+    assert m.shape == (H, W) and m.dtype == np.float32 and np.isfinite(m).all() and m.min() >= 0
+    assert np.median(m[:, W // 2 + 4:]) > 2 * np.median(m[:, :W // 2 - 4])
+
+
+def test_confidence_comes_with_every_image_and_can_be_switched_off():
+    p = Problem(T(smooth_image(H, W)), Identity(), (H, W))
+    steps = list(fit(p, tiny(), iterations=6, preview_every=3))
+    assert [s.iteration for s in steps if s.confidence is not None] == [3, 6]  # 6: the final step
+    assert all((s.image is None) == (s.confidence is None) for s in steps)
+    assert all(s.confidence is None for s in fit(p, tiny(), iterations=3, preview_every=1, confidence=False))
+
+
+def test_resumed_fit_gives_the_same_map():
+    p = Problem(T(smooth_image(H, W)), Identity(), (H, W))
+    full = last(fit(p, tiny(), iterations=12, seed=2, auto_stop=False))
+    control = Control()
+    for s in fit(p, tiny(), iterations=12, seed=2, auto_stop=False, control=control):
+        if s.iteration == 5:
+            control.stop()
+    resumed = last(fit(p, tiny(), iterations=12, seed=2, auto_stop=False, resume=s.checkpoint))
+    np.testing.assert_allclose(resumed.confidence, full.confidence, atol=1e-5)
+
+
+def test_png_scale_round_trips_and_clips():
+    m = np.array([[0.0, 1 / 255, 4 / 255, 16 / 255, 0.5]], np.float32)
+    v = confidence.to_png16(m)
+    assert v.dtype == np.uint16 and v.tolist() == [[0, 4096, 16384, 65535, 65535]]
+    np.testing.assert_allclose(confidence.from_png16(v)[0, :3], m[0, :3], atol=1e-6)
+
+
+def test_across_seeds_and_full_canvas():
+    a = np.zeros((4, 5, 3), np.float32)
+    b = np.full((4, 5, 3), 0.2, np.float32)
+    np.testing.assert_allclose(confidence.across([a, b]), 0.1, atol=1e-6)
+    f = confidence.full(np.ones((2, 3), np.float32), (1, 2, 3, 5), (4, 6))
+    assert f.shape == (4, 6) and f.sum() == 6 and f[1:3, 2:5].all()
