@@ -5,7 +5,8 @@ stroke, with the curve that shows where auto-stop would have ended the run.
         --out results/inpaint_fill.json [--set field=value ...] [--tag NAME]
 
 Each photo is a centre crop with the bench's seeded strokes (`cases.stroke_mask`, drawn towards
-texture). The run goes through `restore.run` exactly as the app's (crop around the marks, known
+texture). A photo is a validation photo's name or a paper case's (`f16_denoise`, `zebra_sr4`,
+`kate_text`, ...): then its ground truth gets our strokes (with `--thin`) or its own mask. The run goes through `restore.run` exactly as the app's (crop around the marks, known
 pixels pasted back); PSNR is measured inside the mask every 50 iterations.
 """
 from __future__ import annotations
@@ -49,6 +50,13 @@ def thin_mask(name: str, gt: np.ndarray) -> np.ndarray:
     raise SystemExit(f"no thin stroke mask found for {name}")
 
 
+def case_for(name: str, crop: int) -> cases.Case:
+    """The inpainting case of a validation photo, or a paper case whose ground truth is filled."""
+    if name in cases.NAMES:
+        return cases.build(name, crop // 4 if name.endswith("_sr4") else crop)
+    return cases.build(f"val_{name}_inpaint", crop)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--photos", required=True)
@@ -68,9 +76,11 @@ def main(argv=None):
     out = ROOT / "bench" / a.out
     runs = json.loads(out.read_text()) if out.exists() else []
     for name in a.photos.split(","):
-        case = cases.build(f"val_{name}_inpaint", a.crop)
+        case = case_for(name, a.crop)
         gt = case.truth
         mask = thin_mask(name, gt) if a.thin else case.mask
+        if mask is None:
+            raise SystemExit(f"{name} has no mask of its own: use --thin")
         case.observed = gt * ~mask[..., None]
         fills = classical_fills(case.observed, mask)
         for seed in map(int, a.seeds.split(",")):
