@@ -106,7 +106,7 @@ def _selftest(t0: float) -> str:
         age = process_age()
         try:
             _check(window.open_path(str(sample)), f"the window could not open {sample.name}")
-            photo = window.photo
+            photo = window.document.photo
             _check((photo.width, photo.height) == (451, 300), f"{sample.name} opened as {photo.width}x{photo.height}")
             w, h = CROP
             top, left = (photo.height - h) // 2, (photo.width - w) // 2
@@ -137,12 +137,12 @@ def _selftest(t0: float) -> str:
             _check(finished, f"the run did not finish within {TIMEOUT_S:.0f} s")
             _check(not failed, f"the run failed: {failed[0] if failed else ''}")
             _check(window.frames_received >= 1, "no frame reached the window")
-            result = window.result
+            result = window.document.result
             _check(result is not None and (result.width, result.height) == CROP,
                    f"the result is missing or the wrong size: {None if result is None else (result.width, result.height)}")
             fit_s = time.perf_counter() - fit_start
         finally:
-            window.result_saved = True
+            window.document.mark_saved()
             window.close()
             window.shutdown()
             app.processEvents()

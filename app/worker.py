@@ -16,15 +16,13 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from app.model.display import DisplayConverter, fit_within, thumbnail
+from app.model.display import DisplayConverter, region_thumbnail, screen_image
 from app.model.history import Snapshot, SnapshotPolicy
 
 FRAME_INTERVAL_MS = 66          # ~15 Hz
-DISPLAY_MAX = 2560              # frames larger than this (either side) are downscaled for the screen
 
 
 @dataclass
@@ -154,26 +152,6 @@ class FitWorker(QObject):
         self.run_fn = run_fn
         self.metadata_fn = metadata_fn
 
-    def _display(self, image: np.ndarray) -> np.ndarray:
-        return fit_within(self.converter(image), DISPLAY_MAX, DISPLAY_MAX)
-
-    def _thumb(self, disp: np.ndarray, region) -> np.ndarray:
-        """A filmstrip thumbnail of the whole picture, with the fitted region pasted in."""
-        if self.base_thumb is None or not self.out_size:
-            return thumbnail(disp)
-        out = np.ascontiguousarray(self.base_thumb[:, :, :3]).copy()
-        th, tw = out.shape[:2]
-        ow, oh = self.out_size
-        t, l, b, r = region
-        x0, y0 = int(l * tw / ow), int(t * th / oh)
-        x1, y1 = max(x0 + 1, round(r * tw / ow)), max(y0 + 1, round(b * th / oh))
-        x1, y1 = min(tw, x1), min(th, y1)
-        if x1 <= x0 or y1 <= y0:
-            return thumbnail(disp)
-        patch = cv2.resize(np.ascontiguousarray(disp[:, :, :3]), (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-        out[y0:y1, x0:x1] = patch.reshape(y1 - y0, x1 - x0, -1)[:, :, :3]
-        return out
-
     def _post(self, **kw) -> None:
         mb = self.mailbox
         with mb.lock:
@@ -211,15 +189,15 @@ class FitWorker(QObject):
                     post["notes"] = prog.notes
                 if step.image is not None:
                     region = tuple(int(v) for v in step.region)
-                    disp = self._display(step.image)
-                    post["frame"] = Frame(step.iteration, disp, region, final=bool(step.done),
-                                          thumb=self._thumb(disp, region))
+                    disp = screen_image(self.converter, step.image)
+                    thumb = region_thumbnail(self.base_thumb, disp, region, self.out_size)
+                    post["frame"] = Frame(step.iteration, disp, region, final=bool(step.done), thumb=thumb)
                     if step.done or self.policy.wants(step.iteration):
                         # the result is labelled with the iteration whose output it is (one numbering)
                         it = prog.result_iteration if step.done and prog.result_iteration is not None \
                             else step.iteration
                         snap = Snapshot(it, prog.loss, step.image.astype(np.float16),
-                                        region, disp, self._thumb(disp, region), final=bool(step.done))
+                                        region, disp, thumb, final=bool(step.done))
                         if not prog.kept:       # a kept fallback is no iteration of the fit: not history
                             post["snapshot"] = snap
                         if step.done:

@@ -123,3 +123,30 @@ def thumbnail(rgb8: np.ndarray, height: int = 64, max_width: int = 160) -> np.nd
     if out.ndim == 2:
         out = out[:, :, None]
     return np.ascontiguousarray(out)
+
+
+DISPLAY_MAX = 2560              # pictures larger than this (either side) are downscaled for the screen
+
+
+def screen_image(converter: DisplayConverter, image: np.ndarray) -> np.ndarray:
+    """An output image as 8-bit sRGB for the screen, at most DISPLAY_MAX on either side."""
+    return fit_within(converter(image), DISPLAY_MAX, DISPLAY_MAX)
+
+
+def region_thumbnail(base_thumb: np.ndarray | None, disp: np.ndarray, region, out_size) -> np.ndarray:
+    """A filmstrip thumbnail of the whole picture: `base_thumb` (the photo's) with `disp`, the
+    screen image of `region` (top, left, bottom, right) of an output of `out_size` (w, h), pasted in."""
+    if base_thumb is None or not out_size:
+        return thumbnail(disp)
+    out = np.ascontiguousarray(base_thumb[:, :, :3]).copy()
+    th, tw = out.shape[:2]
+    ow, oh = out_size
+    t, l, b, r = region
+    x0, y0 = int(l * tw / ow), int(t * th / oh)
+    x1, y1 = max(x0 + 1, round(r * tw / ow)), max(y0 + 1, round(b * th / oh))
+    x1, y1 = min(tw, x1), min(th, y1)
+    if x1 <= x0 or y1 <= y0:
+        return thumbnail(disp)
+    patch = cv2.resize(np.ascontiguousarray(disp[:, :, :3]), (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    out[y0:y1, x0:x1] = patch.reshape(y1 - y0, x1 - x0, -1)[:, :, :3]
+    return out

@@ -35,7 +35,7 @@ def paint_stroke(window, points_photo: list[tuple[float, float]]) -> None:
 def _paint_demo_mask(window, strokes: int = 2) -> None:
     window.task_panel.task_buttons["inpaint"].click()
     window.set_tool("brush")
-    w, h = window.photo.width, window.photo.height
+    w, h = window.document.photo.width, window.document.photo.height
     window.canvas.set_brush_size(max(8, round(min(w, h) * 0.05)))
     paint_stroke(window, [(w * 0.62, h * 0.20 + i * h * 0.03) for i in range(8)])
     if strokes > 1:
@@ -50,7 +50,7 @@ def drive(window, state: str) -> None:
         window.open_path(path)
         os.unlink(path)
         return
-    if window.photo is None:
+    if window.document.photo is None:
         QTimer.singleShot(200, lambda: drive(window, state))
         return
     _paint_demo_mask(window, 2 if state == "mask" else 1)

@@ -13,9 +13,8 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QInputDialog, QLabel,
                                QMessageBox, QScrollArea, QSplitter, QToolBar, QVBoxLayout,
                                QWidget, QFrame, QSizePolicy)
 
-from app.model.display import DisplayConverter, thumbnail
-from app.model.history import History, Snapshot
-from app.model.mask import MaskModel
+from app.model.document import Document
+from app.model.history import Snapshot
 from app.model.task import TASK_LABELS, TaskSettings
 from app.ui.canvas import TOOL_BRUSH, TOOL_ERASER, TOOL_PAN, Canvas
 from app.ui.filmstrip import CURRENT, ORIGINAL, RESULT_TIP, CompareBar, Filmstrip, key_label
@@ -107,22 +106,11 @@ class MainWindow(QMainWindow):
         self.setObjectName("MainWindow")
         self.settings = settings or QSettings()
         self.confirm = self._confirm_dialog          # tests may replace (title, text) -> bool
-        self.photo = None
-        self.photo_path: str | None = None
-        self.display_name = ""
-        self.converter = DisplayConverter(None)
+        self.document = Document()
         self.base_layer: PictureLayer | None = None
-        self.mask_model: MaskModel | None = None
-        self.history = History()
         self.frame = None                             # newest worker Frame
         self.frame_layer: PictureLayer | None = None
         self.frames_received = 0
-        self.job = None                               # the job of the current run / result
-        self.result = None                            # imageio.Photo
-        self.result_key = None                        # CURRENT or the Snapshot that was made the result
-        self.result_meta: dict = {}
-        self.result_saved = True
-        self.last_outcome = None
         self.view_mode = "single"
         self.src_a = ORIGINAL
         self.src_b = CURRENT
@@ -136,7 +124,8 @@ class MainWindow(QMainWindow):
         self._build_ui()
         self._build_menus()
         self._connect()
-        self.projects = ProjectManager(self)         # after _connect: it sees a finished run's result
+        self.projects = ProjectManager(self.document, self.runner, self)   # after _connect: it sees a
+        # finished run's result in the document
         self.actions_["embed_photo"].setChecked(self.projects.embed_photo())
         self._restore_settings()
         self._update_actions()
@@ -410,7 +399,14 @@ class MainWindow(QMainWindow):
         self.mask_panel.sizeChanged.connect(lambda s: self.canvas.set_brush_size(s))
         self.mask_panel.opacityChanged.connect(self.canvas.set_mask_opacity)
         self.task_panel.taskChanged.connect(self._task_changed)
-        self.task_panel.changed.connect(self._save_task_settings)
+        self.task_panel.changed.connect(self._settings_edited)
+        d = self.document
+        d.on("settings", self._show_settings)
+        d.on("photo", self._show_document)
+        d.on("mask", lambda _bbox: self._mask_changed())
+        d.on("history", self._show_snapshot)
+        d.on("result", self._update_actions)
+        d.on("run", self._update_actions)
         self.task_panel.lr_spin.valueChanged.connect(self._lr_changed)
         self.filmstrip.activatedKey.connect(self._filmstrip_activated)
         self.filmstrip.menuRequested.connect(self._filmstrip_menu)
@@ -419,7 +415,7 @@ class MainWindow(QMainWindow):
         r.progressed.connect(self._on_progress)
         r.lossesAdded.connect(self.run_panel.curve.add)
         r.frameReady.connect(self._on_frame)
-        r.snapshotAdded.connect(self._on_snapshot)
+        r.snapshotAdded.connect(self.document.add_snapshot)
         r.notesAdded.connect(self._on_notes)
         r.pausedChanged.connect(self._on_paused)
         r.finished.connect(self._on_finished)
@@ -466,12 +462,24 @@ class MainWindow(QMainWindow):
         except (TypeError, ValueError):
             ts = TaskSettings()
         self.task_panel.set_settings(ts)
+        self.document.set_settings(self.task_panel.settings())
         adv = s.value("task/advanced_open", False)
         self.task_panel.advanced.set_expanded(adv in (True, "true"))
         self._task_changed(ts.task)
 
+    def _settings_edited(self) -> None:
+        self.document.set_settings(self.task_panel.settings())
+        self._save_task_settings()
+
     def _save_task_settings(self) -> None:
-        self.settings.setValue("task/settings", json.dumps(self.task_panel.settings().to_dict()))
+        self.settings.setValue("task/settings", json.dumps(self.document.settings.to_dict()))
+
+    def _show_settings(self) -> None:
+        """Settings that did not come from the panel (a project, a reset) show in it."""
+        if self.task_panel.settings() != self.document.settings:
+            self.task_panel.set_settings(self.document.settings)
+            self._task_changed(self.document.settings.task)
+            self.document.set_settings(self.task_panel.settings())
 
     def save_settings(self) -> None:
         s = self.settings
@@ -501,9 +509,10 @@ class MainWindow(QMainWindow):
         self.recent = []
         self._rebuild_recent()
         self.task_panel.set_settings(TaskSettings())
+        self.document.set_settings(self.task_panel.settings())
         self.task_panel.advanced.set_expanded(False)
         self._task_changed(TaskSettings().task)
-        if self.photo is not None:
+        if self.document.photo is not None:
             self._brush_from_fraction()
         else:
             self.canvas.set_brush_size(40)
@@ -560,7 +569,7 @@ class MainWindow(QMainWindow):
     def may_discard_result(self, title: str, doing: str) -> bool:
         """True when nothing unsaved would be lost, or the user agrees to lose it. Every path
         that replaces the result (open, drop, paste, recent file, project, new run, quit) asks here."""
-        if self.result is None or self.result_saved:
+        if not self.document.unsaved_result:
             return True
         return self.confirm(title, f"The current result is not saved. {doing}")
 
@@ -655,43 +664,42 @@ class MainWindow(QMainWindow):
         self.show_error("The clipboard holds no picture or photo file to paste.")
 
     def set_photo(self, photo, path: str | None, name: str | None = None) -> None:
-        self.photo = photo
-        self.photo_path = str(Path(path).resolve()) if path else None
-        self.display_name = name or (Path(path).name if path else "Untitled")
-        self.converter = DisplayConverter(getattr(photo, "icc_profile", None))
-        rgb = self.converter(photo.data, None)
-        self.base_layer = PictureLayer(rgb, self._scene_rect())
+        self.document.load(photo, path, name)
+
+    def _show_document(self) -> None:
+        """A new photo or project in the document: show it from scratch."""
+        doc = self.document
+        photo = doc.photo
+        self.base_layer = PictureLayer(doc.display, self._scene_rect())
         self.canvas.set_scene(photo.width, photo.height, [self.base_layer])
         self.canvas2.set_scene(photo.width, photo.height, [self.base_layer])
-        self.mask_model = MaskModel(photo.width, photo.height)
-        self.mask_model.add_listener(lambda _bb: self._mask_changed())
-        self.canvas.set_mask(self.mask_model)
+        self.canvas.set_mask(doc.mask)
         self._brush_from_fraction()
-        self.history.clear()
         self.frame = None
         self.frame_layer = None
-        self.job = None
-        self.result = None
-        self.result_key = None
-        self.result_saved = True
-        self.last_outcome = None
-        self.base_thumb = thumbnail(rgb)
-        self.filmstrip.reset_strip(self.base_thumb)
+        self.filmstrip.reset_strip(doc.thumb)
+        for snap in doc.history:
+            self.filmstrip.add_snapshot(snap)
+        if len(doc.history):         # a saved run: its last picture is the current one
+            last = doc.history[-1]
+            self.frame_layer = PictureLayer(last.display, self._region_rect(last.region), build_pyramid=False)
+            self.filmstrip.set_current(last.thumb, "Result" if doc.result is not None else "Saved run")
         self.compare_bar.show()
         self.src_a, self.src_b = ORIGINAL, CURRENT
         self.run_panel.reset(active=False)
         self.banner.hide()
         self.set_view_mode("single")
-        self._refresh_view()
-        self._show_info()
-        self.title_label.setText(self.display_name)
-        self.setWindowTitle(f"{self.display_name} — DIP Studio")
+        self.title_label.setText(doc.name)
+        self.setWindowTitle(f"{doc.name} — DIP Studio")
         self._mask_changed()
-        self._task_changed(self.task_panel.task())
+        self._task_changed(doc.settings.task)
+        it = doc.checkpoint_iteration
+        if doc.resume_next and it:
+            self.run_panel.message.setText(f"Saved run at iteration {it}: Restore continues it.")
 
     def _scene_rect(self):
         from PySide6.QtCore import QRectF
-        return QRectF(0, 0, self.photo.width, self.photo.height)
+        return QRectF(0, 0, self.document.photo.width, self.document.photo.height)
 
     # ================================================================ view
     def fit_view(self) -> None:
@@ -704,11 +712,11 @@ class MainWindow(QMainWindow):
     def shown_scale(self) -> float:
         """Pixels of the shown picture per photo pixel: the SR factor for a result or snapshot."""
         key = self.src_b
-        if key == ORIGINAL or self.job is None:
+        if key == ORIGINAL or self.document.job is None:
             return 1.0
-        if key == CURRENT and self.frame_layer is None and self.result is None:
+        if key == CURRENT and self.frame_layer is None and self.document.result is None:
             return 1.0
-        return self._out_scale()
+        return float(self.document.out_scale)
 
     def _zoom(self, f: float) -> None:
         self.canvas.zoom_by(f)
@@ -719,14 +727,14 @@ class MainWindow(QMainWindow):
 
     def _show_info(self) -> None:
         """The status bar's size: the shown picture's (an SR result is larger than the photo)."""
-        photo = self.photo
+        photo = self.document.photo
         if photo is None:
             self.info_label.setText("")
             return
         bits = getattr(photo, "bit_depth", 8)
         ch = photo.data.shape[2] if photo.data.ndim == 3 else 1
         kind = {1: "gray", 2: "gray + alpha", 3: "RGB", 4: "RGBA"}.get(ch, f"{ch} ch")
-        icc = " · ICC" if self.converter.manages_colour else ""
+        icc = " · ICC" if self.document.converter.manages_colour else ""
         scale = self.shown_scale()
         if scale != 1.0:
             w, h = round(photo.width * scale), round(photo.height * scale)
@@ -744,7 +752,7 @@ class MainWindow(QMainWindow):
         if not self.actions_[key].isChecked():
             self.actions_[key].setChecked(True)
         self.canvas2.setVisible(mode == "side")
-        if mode != "single" and self.photo is not None:
+        if mode != "single" and self.document.photo is not None:
             self.compare_bar.show()
         if mode == "side":
             self.canvas_split.setSizes([1, 1])
@@ -766,13 +774,13 @@ class MainWindow(QMainWindow):
 
     def _current_label(self) -> str:
         if self.runner.busy:
-            if self.frame is not None and self.frame.iteration == 0 and self.job is not None:
-                return f"Starting point: {FALLBACKS.get(self.job.task, 'the original')}"
+            if self.frame is not None and self.frame.iteration == 0 and self.document.job is not None:
+                return f"Starting point: {FALLBACKS.get(self.document.job.task, 'the original')}"
             return "Live"
-        if self.result is not None:
-            if isinstance(self.result_key, Snapshot):
-                return f"Result (iteration {self.result_key.iteration})"
-            p = self.last_outcome.progress if self.last_outcome else None
+        if self.document.result is not None:
+            if self.document.result_snapshot is not None:
+                return f"Result (iteration {self.document.result_iteration})"
+            p = self.document.outcome.progress if self.document.outcome else None
             if p is not None and p.kept:
                 where = f" in {parts_phrase(p.unfinished_parts, p.parts).lower()}" \
                     if p.unfinished_parts and p.parts and len(p.unfinished_parts) < p.parts else ""
@@ -790,8 +798,8 @@ class MainWindow(QMainWindow):
         if key == ORIGINAL:
             return [self.base_layer]
         if key == CURRENT:
-            if isinstance(self.result_key, Snapshot) and not self.runner.busy:
-                return self.layers_for(self.result_key)
+            if self.document.result_snapshot is not None and not self.runner.busy:
+                return self.layers_for(self.document.result_snapshot)
             return [self.base_layer] + ([self.frame_layer] if self.frame_layer is not None else [])
         if isinstance(key, Snapshot):
             layer = key.cache.get("layer")
@@ -804,22 +812,17 @@ class MainWindow(QMainWindow):
     def _region_rect(self, region):
         from PySide6.QtCore import QRectF
         t, l, b, r = region
-        s = self._out_scale()
+        s = self.document.out_scale
         return QRectF(l / s, t / s, (r - l) / s, (b - t) / s)
-
-    def _out_scale(self) -> float:
-        if self.job is not None and getattr(self.job, "task", "") == "sr":
-            return float(getattr(self.job, "scale", 1) or 1)
-        return 1.0
 
     def _refresh_view(self, update_bar: bool = True) -> None:
         if self.base_layer is None:
             return
-        if self.src_b not in (ORIGINAL, CURRENT) and self.history.index_of(self.src_b) < 0 \
-                and self.src_b is not self.result_key:
+        if self.src_b not in (ORIGINAL, CURRENT) and self.document.history.index_of(self.src_b) < 0 \
+                and self.src_b is not self.document.result_snapshot:
             self.src_b = CURRENT
-        if self.src_a not in (ORIGINAL, CURRENT) and self.history.index_of(self.src_a) < 0 \
-                and self.src_a is not self.result_key:
+        if self.src_a not in (ORIGINAL, CURRENT) and self.document.history.index_of(self.src_a) < 0 \
+                and self.src_a is not self.document.result_snapshot:
             self.src_a = ORIGINAL
         mode = self.view_mode
         la, lb = self.label_for(self.src_a), self.label_for(self.src_b)
@@ -895,7 +898,7 @@ class MainWindow(QMainWindow):
                 self.actions_["show_mask"].setChecked(True)
             if self.view_mode != "single" or self.src_b != ORIGINAL and self.src_b != CURRENT:
                 self.set_view_mode("single")
-            if self.src_b != ORIGINAL and (self.frame_layer is not None or self.result is not None):
+            if self.src_b != ORIGINAL and (self.frame_layer is not None or self.document.result is not None):
                 self.set_sources(self.src_a, ORIGINAL)
         key = {TOOL_BRUSH: "brush", TOOL_ERASER: "eraser", TOOL_PAN: "pan"}[tool]
         if not self.actions_[key].isChecked():
@@ -908,7 +911,7 @@ class MainWindow(QMainWindow):
     def _update_mask_display(self) -> None:
         inpaint = self.task_panel.task() == "inpaint"
         on_photo = self.view_mode == "single" and (self.src_b == ORIGINAL or (self.src_b == CURRENT and self.frame_layer is None
-                                                                               and self.result is None))
+                                                                               and self.document.result is None))
         self.canvas.set_mask_visible(self.actions_["show_mask"].isChecked() and inpaint and on_photo)
         self.canvas.mask_editable = inpaint and not self.runner.busy and on_photo
         self.canvas.update()
@@ -916,8 +919,8 @@ class MainWindow(QMainWindow):
     def _brush_size_changed(self, size: float) -> None:
         self.mask_panel.set_size(size)
         self.settings.setValue("brush/size", size)
-        if self.photo is not None and not self._sizing_brush:
-            self.settings.setValue("brush/fraction", size / min(self.photo.width, self.photo.height))
+        if self.document.photo is not None and not self._sizing_brush:
+            self.settings.setValue("brush/fraction", size / min(self.document.photo.width, self.document.photo.height))
 
     def _brush_from_fraction(self) -> None:
         """The brush keeps its share of the photo's shorter side from photo to photo."""
@@ -929,7 +932,7 @@ class MainWindow(QMainWindow):
             frac = BRUSH_FRACTION
         self._sizing_brush = True
         try:
-            self.canvas.set_brush_size(max(3, round(frac * min(self.photo.width, self.photo.height))))
+            self.canvas.set_brush_size(max(3, round(frac * min(self.document.photo.width, self.document.photo.height))))
         finally:
             self._sizing_brush = False
         self.mask_panel.set_size(self.canvas.brush_size)
@@ -939,42 +942,41 @@ class MainWindow(QMainWindow):
 
     def _mask_changed(self) -> None:
         self._holes_timer.start()  # measure the marks' thickness once painting pauses
-        if self.mask_model is not None:
-            self.mask_panel.set_info(self.mask_model.count(), self.mask_model.width * self.mask_model.height)
-            if hasattr(self, "projects"):
-                self.projects.document_changed()      # autosave after a quiet spell
+        mask = self.document.mask
+        if mask is not None:
+            self.mask_panel.set_info(mask.count(), mask.width * mask.height)
         self._update_actions()
 
     def _measure_holes(self) -> None:
         from dip_engine import regions
-        self.task_panel.set_holes(self.mask_model is not None and regions.large_holes(self.mask_model.array))
+        self.task_panel.set_holes(self.document.mask is not None and regions.large_holes(self.document.mask.array))
 
     def _mask_op(self, fn) -> None:
-        if self.mask_model is None or self.runner.busy:
+        if self.document.mask is None or self.runner.busy:
             return
         fn()
         self._update_actions()
 
     def undo(self) -> None:
-        self._mask_op(self.mask_model.undo if self.mask_model else lambda: None)
+        self._mask_op(self.document.mask.undo if self.document.mask else lambda: None)
 
     def redo(self) -> None:
-        self._mask_op(self.mask_model.redo if self.mask_model else lambda: None)
+        self._mask_op(self.document.mask.redo if self.document.mask else lambda: None)
 
     def clear_mask(self) -> None:
-        self._mask_op(lambda: self.mask_model.clear())
+        self._mask_op(lambda: self.document.mask.clear())
 
     def invert_mask(self) -> None:
-        self._mask_op(lambda: self.mask_model.invert())
+        self._mask_op(lambda: self.document.mask.invert())
 
     def grow_mask(self) -> None:
-        self._mask_op(lambda: self.mask_model.grow(self.mask_panel.grow_spin.value()))
+        self._mask_op(lambda: self.document.mask.grow(self.mask_panel.grow_spin.value()))
 
     def shrink_mask(self) -> None:
-        self._mask_op(lambda: self.mask_model.shrink(self.mask_panel.grow_spin.value()))
+        self._mask_op(lambda: self.document.mask.shrink(self.mask_panel.grow_spin.value()))
 
     def load_mask_dialog(self) -> None:
-        if self.photo is None:
+        if self.document.photo is None:
             return
         path, _ = QFileDialog.getOpenFileName(self, "Load mask (white = fill)", self.last_folder(), IMAGE_FILTER)
         if path:
@@ -983,20 +985,20 @@ class MainWindow(QMainWindow):
     def load_mask(self, path: str) -> bool:
         from dip_engine import imageio
         try:
-            mask = imageio.load_mask(path, size=(self.photo.width, self.photo.height))
+            mask = imageio.load_mask(path, size=(self.document.photo.width, self.document.photo.height))
         except Exception as e:  # noqa: BLE001
             self.show_error(f"Could not load the mask {Path(path).name}: {e}")
             return False
-        self._mask_op(lambda: self.mask_model.set_mask(mask, "Load mask"))
+        self._mask_op(lambda: self.document.mask.set_mask(mask, "Load mask"))
         if self.task_panel.task() != "inpaint":
             self.task_panel.task_buttons["inpaint"].click()
         self.notify(f"Mask loaded from {Path(path).name}.", "info")
         return True
 
     def save_mask_dialog(self) -> None:
-        if self.mask_model is None:
+        if self.document.mask is None:
             return
-        stem = Path(self.display_name).stem or "photo"
+        stem = Path(self.document.name).stem or "photo"
         start = str(Path(self.last_folder()) / f"{stem}_mask.png")
         path, _ = QFileDialog.getSaveFileName(self, "Save mask (white = fill)", start, "PNG (*.png)")
         if path:
@@ -1007,7 +1009,7 @@ class MainWindow(QMainWindow):
     def save_mask(self, path: str, overwrite: bool = False) -> bool:
         from dip_engine import imageio
         try:
-            imageio.save_mask(self.mask_model.array.copy(), path, overwrite=overwrite)
+            imageio.save_mask(self.document.mask.array.copy(), path, overwrite=overwrite)
         except Exception as e:  # noqa: BLE001
             self.show_error(f"Could not save the mask: {e}")
             return False
@@ -1017,18 +1019,18 @@ class MainWindow(QMainWindow):
     # ================================================================ task
     def _task_changed(self, task: str) -> None:
         inpaint = task == "inpaint"
-        self.mask_panel.setVisible(inpaint and self.photo is not None)
-        self.mask_sep.setVisible(inpaint and self.photo is not None)
+        self.mask_panel.setVisible(inpaint and self.document.photo is not None)
+        self.mask_sep.setVisible(inpaint and self.document.photo is not None)
         if not inpaint and self.canvas.tool != TOOL_PAN:
             self.set_tool(TOOL_PAN)
-        elif inpaint and self.photo is not None and not self.runner.busy and self.canvas.tool == TOOL_PAN:
+        elif inpaint and self.document.photo is not None and not self.runner.busy and self.canvas.tool == TOOL_PAN:
             self.set_tool(TOOL_BRUSH)           # choosing Inpaint means painting comes next
         self._update_mask_display()
         self._update_actions()
         self._update_hint()
 
     def _update_hint(self) -> None:
-        if self.photo is None:
+        if self.document.photo is None:
             self.hint_label.setText("Open a photo: Ctrl+O, drag and drop, or Ctrl+V to paste")
         elif self.runner.busy:
             self.hint_label.setText("Restoring…  Ctrl+P pause  ·  Esc stop (keeps the best so far)  ·  "
@@ -1038,18 +1040,18 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         a = self.actions_
-        has = self.photo is not None
+        has = self.document.photo is not None
         busy = self.runner.busy
         inpaint = self.task_panel.task() == "inpaint"
-        mm = self.mask_model
-        a["save"].setEnabled(self.result is not None)
-        a["save_snapshot"].setEnabled(has and (len(self.history) > 0 or self.result is not None))
+        mm = self.document.mask
+        a["save"].setEnabled(self.document.result is not None)
+        a["save_snapshot"].setEnabled(has and (len(self.document.history) > 0 or self.document.result is not None))
         a["save_compare"].setEnabled(has)
-        a["use_result"].setEnabled(self.result is not None and not busy)
+        a["use_result"].setEnabled(self.document.result is not None and not busy)
         shown = self._shown_snapshot()
         a["make_result"].setEnabled(shown is not None and shown.restorable and not busy
-                                    and shown is not self.result_key)
-        a["save_snapshot"].setEnabled(shown is not None or self.result is not None)
+                                    and shown is not self.document.result_snapshot)
+        a["save_snapshot"].setEnabled(shown is not None or self.document.result is not None)
         for k in ("load_mask", "save_mask", "clear_mask", "invert_mask", "grow_mask", "shrink_mask"):
             a[k].setEnabled(has and not busy and inpaint)
         a["undo"].setEnabled(bool(mm and mm.can_undo() and not busy))
@@ -1061,8 +1063,7 @@ class MainWindow(QMainWindow):
         for k in ("fit", "actual", "zoom_in", "zoom_out", "view_single", "view_split", "view_side"):
             a[k].setEnabled(has)
         a["run"].setEnabled(has and not busy)
-        pm = getattr(self, "projects", None)
-        a["continue"].setEnabled(has and not busy and pm is not None and pm.checkpoint is not None)
+        a["continue"].setEnabled(has and not busy and self.document.checkpoint is not None)
         a["open_project"].setEnabled(not busy)
         a["save_project"].setEnabled(has)
         a["save_project_as"].setEnabled(has)
@@ -1077,9 +1078,9 @@ class MainWindow(QMainWindow):
     # ================================================================ running
     def build_job(self):
         from dip_engine import restore
-        s = self.task_panel.settings()
-        mask = self.mask_model.array.copy() if (s.task == "inpaint" and self.mask_model is not None) else None
-        return restore.Job(photo=self.photo, mask=mask, **s.job_kwargs())
+        s = self.document.settings
+        mask = self.document.mask.array.copy() if (s.task == "inpaint" and self.document.mask is not None) else None
+        return restore.Job(photo=self.document.photo, mask=mask, **s.job_kwargs())
 
     def start_run(self, resume: bool = False) -> bool:
         """Start a run of the panel's settings; it continues the saved run when one was opened
@@ -1087,7 +1088,7 @@ class MainWindow(QMainWindow):
         if self.runner.busy:
             self.flash("A restoration is already running: stop it (Esc) before starting another.")
             return False
-        if self.photo is None:
+        if self.document.photo is None:
             return False
         from dip_engine import restore
         try:
@@ -1104,20 +1105,14 @@ class MainWindow(QMainWindow):
         if not self.may_discard_result("Start a new run", "Start a new run and replace it?"):
             return False
         self.banner.hide()
-        self.job = job
-        if ckpt is None:
-            self.history.clear()
+        self.document.start_run(job, resume=ckpt is not None)
         self.frame = None
         self.frame_layer = None
         self.frames_received = 0
         self._was_usable = True
-        self.result = None
-        self.result_key = None
-        self.result_saved = True
-        self.last_outcome = None
         if ckpt is None:
-            self.filmstrip.reset_strip(self.base_thumb)
-        self.filmstrip.set_current(self.base_thumb, "Live")
+            self.filmstrip.reset_strip(self.document.thumb)
+        self.filmstrip.set_current(self.document.thumb, "Live")
         self.compare_bar.show()
         try:
             total = job.settings().iterations
@@ -1127,11 +1122,8 @@ class MainWindow(QMainWindow):
         self.src_a, self.src_b = ORIGINAL, CURRENT
         if self.canvas.tool != TOOL_PAN:
             self.set_tool(TOOL_PAN)
-        try:
-            out_size = restore.output_size(job)
-        except Exception:  # noqa: BLE001
-            out_size = (self.photo.width, self.photo.height)
-        self.runner.start(job, self.converter, self.history.policy, self.base_thumb, out_size, resume=ckpt)
+        doc = self.document
+        self.runner.start(job, doc.converter, doc.history.policy, doc.thumb, doc.out_size, resume=ckpt)
         self.actions_["pause"].setText("Pause")
         self.actions_["pause"].setIcon(icon("pause"))
         self._refresh_view()
@@ -1185,7 +1177,7 @@ class MainWindow(QMainWindow):
         return self.save_project_as_dialog()
 
     def save_project_as_dialog(self) -> bool:
-        if self.photo is None:
+        if self.document.photo is None:
             return False
         start = self.projects.project_path or self._default_save_path("project", ".dipproj")
         path, _ = QFileDialog.getSaveFileName(self, "Save project", start, PROJECT_FILTER)
@@ -1225,6 +1217,7 @@ class MainWindow(QMainWindow):
             self.flash(f"Learning rate set to {lr:g} for the rest of the run", 4000)
 
     def _on_paused(self, paused: bool) -> None:
+        self.document.set_run_state("paused" if paused else "running")
         a = self.actions_["pause"]
         a.setText("Resume" if paused else "Pause")
         a.setIcon(icon("play" if paused else "pause"))
@@ -1232,13 +1225,13 @@ class MainWindow(QMainWindow):
         self.flash("Paused: Ctrl+P resumes" if paused else "Resumed", 3000)
 
     def _on_progress(self, p) -> None:
-        task = getattr(self.job, "task", "")
+        task = getattr(self.document.job, "task", "")
         self.run_panel.show_progress(p, FALLBACKS.get(task, "the original"))
         if p.usable and not self._was_usable and not p.done:
             self.flash(f"From iteration {p.iteration:,} the fit beats {FALLBACKS.get(task, 'the original')}: "
                        "stopping now keeps it.", 5000)
         self._was_usable = p.usable
-        if p.stop_suggested and self.job is not None and self.job.stop == "never" and p.peak_iteration:
+        if p.stop_suggested and self.document.job is not None and self.document.job.stop == "never" and p.peak_iteration:
             self.run_panel.message.setText(f"Auto-stop would stop here: the quality peaked near iteration "
                                            f"{p.peak_iteration}.")
 
@@ -1255,8 +1248,7 @@ class MainWindow(QMainWindow):
         if self.src_a == CURRENT or self.src_b == CURRENT:
             self._refresh_view(update_bar=False)
 
-    def _on_snapshot(self, snap: Snapshot) -> None:
-        dropped = self.history.add(snap)
+    def _show_snapshot(self, snap: Snapshot, dropped: Snapshot | None) -> None:
         if dropped is not None:
             self.filmstrip.remove_snapshot(dropped)
         self.filmstrip.add_snapshot(snap)
@@ -1264,11 +1256,7 @@ class MainWindow(QMainWindow):
         self.compare_bar.set_keys(keys, self.src_a, self.src_b, self._current_label())
 
     def _on_finished(self, outcome) -> None:
-        self.last_outcome = outcome
-        self.result = outcome.result
-        self.result_key = CURRENT
-        self.result_meta = dict(outcome.metadata or {})
-        self.result_saved = self.result is None
+        self.document.finish_run(outcome)
         p = outcome.progress
         msg, kind = finish_message(outcome.stopped_by, p)
         rit = result_iteration(p)
@@ -1284,7 +1272,7 @@ class MainWindow(QMainWindow):
         self.run_panel.phase.hide()
         if rit is not None:
             self.run_panel.curve.set_peak(rit, "result")
-        self.notify(msg + "  Ctrl+S saves the result." if self.result is not None else msg, kind)
+        self.notify(msg + "  Ctrl+S saves the result." if self.document.result is not None else msg, kind)
         self.actions_["pause"].setText("Pause")
         self.actions_["pause"].setIcon(icon("pause"))
         # after a run the mask overlay would hide the fill: show the result clean
@@ -1297,8 +1285,9 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.close)
 
     def _on_failed(self, message: str) -> None:
+        self.document.fail_run()
         self.filmstrip.remove_current()
-        self.frame_layer = None if self.result is None else self.frame_layer
+        self.frame_layer = None if self.document.result is None else self.frame_layer
         self.show_error(message)
         self.run_panel.message.setText("The run failed; see the message above.")
         self.actions_["pause"].setText("Pause")
@@ -1317,26 +1306,19 @@ class MainWindow(QMainWindow):
                         "pick a later snapshot.", "info")
             return None
         try:
-            return restore.compose(self.job, snap.float_image(), snap.region)
+            return restore.compose(self.document.job, snap.float_image(), snap.region)
         except Exception as e:  # noqa: BLE001 - a message, never a traceback dialog
             self.show_error(f"Could not build the snapshot of iteration {snap.iteration}: {e}")
             return None
 
     def make_result(self, snap: Snapshot) -> bool:
         """Turn a history snapshot into the result (full resolution, via restore.compose)."""
-        if self.job is None or self.runner.busy:
+        if self.document.job is None or self.runner.busy:
             return False
         photo = self._snapshot_photo(snap)
         if photo is None:
             return False
-        self.result = photo
-        self.result_key = snap
-        self.result_saved = False
-        meta = dict(self.result_meta)
-        if meta:
-            meta["dip:iterations"] = str(snap.iteration)
-            meta["dip:stopped_by"] = "snapshot"
-        self.result_meta = meta
+        self.document.make_result(snap, photo)
         self.filmstrip.set_current(snap.thumb, "Result")
         self.src_b = CURRENT
         self._refresh_view()
@@ -1349,18 +1331,16 @@ class MainWindow(QMainWindow):
         return self.make_result(snap) if snap is not None else False
 
     def use_result_as_photo(self) -> None:
-        if self.result is None or self.runner.busy:
+        if self.document.result is None or self.runner.busy:
             return
-        path, name = self.photo_path, self.display_name
-        keep = self.photo_path
-        self.set_photo(self.result, None, name=f"{Path(name).stem} (restored)")
-        self.photo_path = keep     # still guard the original file against overwriting
+        doc = self.document          # the original file stays guarded against overwriting
+        doc.load(doc.result, doc.path, name=f"{Path(doc.name).stem} (restored)")
         self.notify("The result is now the photo: paint a new mask or pick another task.", "info")
 
     # ================================================================ saving
     def _default_save_path(self, suffix: str, ext: str = ".png") -> str:
-        stem = Path(self.display_name).stem or "photo"
-        folder = Path(self.photo_path).parent if self.photo_path else Path(self.last_folder())
+        stem = Path(self.document.name).stem or "photo"
+        folder = Path(self.document.path).parent if self.document.path else Path(self.last_folder())
         return str(folder / f"{stem}_{suffix}{ext}")
 
     def _ask_save_path(self, title: str, start: str) -> tuple[str | None, int | None]:
@@ -1381,7 +1361,7 @@ class MainWindow(QMainWindow):
         return path, quality
 
     def save_result_dialog(self) -> None:
-        if self.result is None:
+        if self.document.result is None:
             self.notify("There is no result to save yet: run a restoration first.", "info")
             return
         path, quality = self._ask_save_path("Save result", self._default_save_path("restored"))
@@ -1390,7 +1370,7 @@ class MainWindow(QMainWindow):
             self.save_result_to(path, quality=quality, overwrite=os.path.exists(path), confirmed=False)
 
     def _guard_original(self, path: str, confirmed: bool) -> bool:
-        if self.photo_path and Path(path).resolve() == Path(self.photo_path):
+        if self.document.path and Path(path).resolve() == Path(self.document.path):
             if confirmed:
                 return True
             return self.confirm("Replace the original photo?",
@@ -1403,7 +1383,7 @@ class MainWindow(QMainWindow):
         from dip_engine import imageio
         if not self._guard_original(path, confirmed):
             return False
-        is_original = bool(self.photo_path and Path(path).resolve() == Path(self.photo_path))
+        is_original = bool(self.document.path and Path(path).resolve() == Path(self.document.path))
         kw = {"overwrite": overwrite or is_original}
         if quality is not None:
             kw["quality"] = int(quality)
@@ -1431,11 +1411,11 @@ class MainWindow(QMainWindow):
 
     def save_result_to(self, path: str, quality: int | None = None, overwrite: bool = False,
                        confirmed: bool = False) -> bool:
-        if self.result is None:
+        if self.document.result is None:
             return False
-        ok = self.save_photo_to(self.result, path, quality, overwrite, confirmed, self.result_meta or None)
+        ok = self.save_photo_to(self.document.result, path, quality, overwrite, confirmed, self.document.result_meta or None)
         if ok:
-            self.result_saved = True
+            self.document.mark_saved()
             self.notify(f"Saved the result to {path}", "success")
         return ok
 
@@ -1448,7 +1428,7 @@ class MainWindow(QMainWindow):
     def save_snapshot_dialog(self, snap: Snapshot | None = None) -> None:
         snap = snap if isinstance(snap, Snapshot) else self._shown_snapshot()
         if snap is None:
-            if self.result is not None:
+            if self.document.result is not None:
                 return self.save_result_dialog()
             self.notify("Pick a snapshot in the history strip first.", "info")
             return
@@ -1462,7 +1442,7 @@ class MainWindow(QMainWindow):
         photo = self._snapshot_photo(snap)
         if photo is None:
             return False
-        meta = dict(self.result_meta or {})
+        meta = dict(self.document.result_meta or {})
         if meta:
             meta["dip:iterations"] = str(snap.iteration)
         ok = self.save_photo_to(photo, path, quality, overwrite, confirmed, meta or None)
@@ -1485,7 +1465,7 @@ class MainWindow(QMainWindow):
             self.save_comparison_to(path)
 
     def save_comparison_to(self, path: str) -> bool:
-        if self.photo_path and Path(path).resolve() == Path(self.photo_path):
+        if self.document.path and Path(path).resolve() == Path(self.document.path):
             self.show_error("That is the original photo: choose another name for the comparison image.")
             return False
         img = self.render_comparison()

@@ -56,7 +56,7 @@ def window(qtbot, settings):
     if w.runner.busy:
         w.runner.stop()
         qtbot.waitUntil(lambda: not w.runner.busy, timeout=RUN_TIMEOUT)
-    w.result_saved = True
+    w.document.mark_saved()
     w.close()
 
 

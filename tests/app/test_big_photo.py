@@ -22,7 +22,7 @@ def test_fifty_megapixels_open_display_and_plan_tiles(window, photo_50mp, qtbot)
     from dip_engine import restore
 
     assert window.open_path(photo_50mp)
-    assert (window.photo.width, window.photo.height) == (W, H)
+    assert (window.document.photo.width, window.document.photo.height) == (W, H)
     window.canvas.repaint()
     shot = window.canvas.grab().toImage()
     # The view shows the gradient: left darker than right in red, top darker than bottom in green.
@@ -30,5 +30,5 @@ def test_fifty_megapixels_open_display_and_plan_tiles(window, photo_50mp, qtbot)
     left, right = shot.pixelColor(cx - cx // 2, cy), shot.pixelColor(cx + cx // 2, cy)
     top, bottom = shot.pixelColor(cx, cy - cy // 2), shot.pixelColor(cx, cy + cy // 2)
     assert right.red() > left.red() + 40 and bottom.green() > top.green() + 40
-    plan = restore.plan(restore.Job("denoise", window.photo))
+    plan = restore.plan(restore.Job("denoise", window.document.photo))
     assert len(plan.tiles) > 1 and any("tiles" in n for n in plan.notes)

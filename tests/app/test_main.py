@@ -14,7 +14,7 @@ seen = {}
 def check():
     w = QApplication.topLevelWidgets()
     win = [x for x in w if x.objectName() == "MainWindow"][0]
-    seen["photo"] = None if win.photo is None else (win.photo.width, win.photo.height)
+    seen["photo"] = None if win.document.photo is None else (win.document.photo.width, win.document.photo.height)
     import asyncio
     seen["loop"] = type(asyncio.get_event_loop()).__name__
     win.close()

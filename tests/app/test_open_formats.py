@@ -47,7 +47,7 @@ def test_dropping_heic_and_raw_opens_them(window, tmp_path):
     data[..., 1] = 200
     heic = imageio.save_image(imageio.Photo(data), tmp_path / "phone.heic")
     drop(window, heic)
-    assert (window.photo.width, window.photo.height) == (56, 40)
+    assert (window.document.photo.width, window.document.photo.height) == (56, 40)
     assert "56 × 40 · 8-bit RGB" in window.info_label.text()
     drop(window, write_dng(tmp_path / "shot.nef.dng"))
     assert "96 × 64 · 16-bit RGB" in window.info_label.text()

@@ -10,7 +10,6 @@ import sys
 import numpy as np
 import pytest
 
-from app.ui.filmstrip import CURRENT
 from tests.app.conftest import RUN_TIMEOUT, fast_settings, fitting
 from tests.conftest import REPO
 
@@ -18,9 +17,9 @@ pytestmark = pytest.mark.timeout(240)
 
 
 def _mask(window):
-    m = np.zeros((window.photo.height, window.photo.width), bool)
+    m = np.zeros((window.document.photo.height, window.document.photo.width), bool)
     m[12:22, 10:30] = True
-    window.mask_model.set_mask(m, "test")
+    window.document.mask.set_mask(m, "test")
     return m
 
 
@@ -44,24 +43,24 @@ def test_project_round_trip_through_the_window(window, tiny_photo, qtbot, tmp_pa
     fast_settings(window, "inpaint", iters=12)
     mask = _mask(window)
     _run_to_end(qtbot, window)
-    assert window.projects.checkpoint is not None and window.projects.checkpoint["iteration"] == 12
+    assert window.document.checkpoint is not None and window.document.checkpoint["iteration"] == 12
     path = tmp_path / "doc.dipproj"
-    assert window.save_project_to(str(path)) and window.result_saved
+    assert window.save_project_to(str(path)) and window.document.result_saved
     p = project.load_project(path)
     assert p.checkpoint_iteration == 12 and p.embed_photo and np.array_equal(p.mask, mask)
 
     other = _new_window(qtbot, settings)
     assert other.open_path(str(path))                          # dip-studio PROJECT goes through here too
-    assert np.array_equal(other.photo.data, window.photo.data)
-    assert np.array_equal(other.mask_model.array, mask)
+    assert np.array_equal(other.document.photo.data, window.document.photo.data)
+    assert np.array_equal(other.document.mask.array, mask)
     assert other.task_panel.settings() == window.task_panel.settings()
-    assert other.history.iterations() == window.history.iterations()
-    assert np.array_equal(other.result.data, window.result.data) and other.result_key is CURRENT
-    assert other.photo_path == window.photo_path               # the original stays guarded
-    snap = other.history[0]                                    # history is usable: compare, make result
-    assert other.make_result(snap) and other.result.width == 48
+    assert other.document.history.iterations() == window.document.history.iterations()
+    assert np.array_equal(other.document.result.data, window.document.result.data) and other.document.result_snapshot is None
+    assert other.document.path == window.document.path               # the original stays guarded
+    snap = other.document.history[0]                                    # history is usable: compare, make result
+    assert other.make_result(snap) and other.document.result.width == 48
     assert other.actions_["continue"].isEnabled()
-    other.result_saved = True
+    other.document.mark_saved()
     other.close()
 
 
@@ -74,11 +73,11 @@ def test_a_paused_and_stopped_run_continues_from_its_checkpoint(window, tiny_pho
     qtbot.waitUntil(lambda: fitting(window), timeout=RUN_TIMEOUT)
     window.actions_["pause"].trigger()                          # a pause hands over the run's state
     qtbot.waitUntil(lambda: bool(got), timeout=RUN_TIMEOUT)
-    assert window.projects.checkpoint["iteration"] == got[0] > 0
+    assert window.document.checkpoint["iteration"] == got[0] > 0
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
         window.actions_["stop"].trigger()
-    k = window.projects.checkpoint["iteration"]
-    assert window.last_outcome.stopped_by == "user" and k < 60
+    k = window.document.checkpoint["iteration"]
+    assert window.document.outcome.stopped_by == "user" and k < 60
     path = tmp_path / "stopped.dipproj"
     assert window.save_project_to(str(path))
 
@@ -88,9 +87,9 @@ def test_a_paused_and_stopped_run_continues_from_its_checkpoint(window, tiny_pho
     first = []
     other.runner.lossesAdded.connect(lambda pts: first.extend(i for i, _ in pts))   # every fitted iteration
     _run_to_end(qtbot, other)                                   # Restore continues the saved run
-    assert first[0] == k + 1 and other.last_outcome.progress.iteration == 60
-    assert other.history.iterations()[0] <= k                   # the saved history is kept
-    other.result_saved = True
+    assert first[0] == k + 1 and other.document.outcome.progress.iteration == 60
+    assert other.document.history.iterations()[0] <= k                   # the saved history is kept
+    other.document.mark_saved()
     other.close()
 
 
@@ -98,7 +97,7 @@ def test_changed_settings_start_a_new_run_instead(window, tiny_photo, qtbot, tmp
     window.open_path(tiny_photo)
     fast_settings(window, "denoise", iters=8)
     _run_to_end(qtbot, window)
-    window.projects.resume_next = True
+    window.document.resume_next = True
     window.task_panel.channels_spin.setValue(12)
     first = []
     window.runner.lossesAdded.connect(lambda pts: first.extend(i for i, _ in pts))   # every fitted iteration
@@ -125,13 +124,13 @@ def test_autosave_of_mask_edits_and_run_checkpoints_off_the_gui_thread(window, t
     assert np.array_equal(p.mask, mask) and p.checkpoint is None
     saved.clear()
     assert window.start_run()
-    qtbot.waitUntil(lambda: pm.checkpoint is not None and bool(saved), timeout=RUN_TIMEOUT)
+    qtbot.waitUntil(lambda: window.document.checkpoint is not None and bool(saved), timeout=RUN_TIMEOUT)
     p = project.load_project(auto)
     assert p.checkpoint_iteration > 0 and p.extra["run_state"] == "running"
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
         window.stop_run()
     qtbot.waitUntil(lambda: project.load_project(auto).extra["run_state"] == "user", timeout=20000)
-    window.result_saved = True
+    window.document.mark_saved()
     window.close()                                              # clean exit: nothing left to recover
     assert not auto.exists() and not pm.session.lock_path.exists()
 
@@ -153,7 +152,7 @@ w.projects.checkpoint_every_ms = 300
 w.open_path(sys.argv[2])
 fast_settings(w, "inpaint", iters=5000)
 m = np.zeros((40, 48), bool); m[12:22, 10:30] = True
-w.mask_model.set_mask(m, "test")
+w.document.mask.set_mask(m, "test")
 w.start_run()
 def saved(path):
     from dip_engine import project
@@ -185,10 +184,10 @@ def test_recovery_after_the_app_is_killed_mid_run(tiny_photo, qtbot, tmp_path, s
     w.show()
     assert w.start_session(folder)                               # offered and restored
     assert asked and asked[0][0] == "Restore unsaved work?"
-    k = w.projects.checkpoint_iteration()
-    assert k > 0 and w.projects.resume_next
-    assert w.photo is not None and w.photo.width == 48
-    assert w.mask_model.array[15, 15] and not w.mask_model.array[0, 0]
+    k = w.document.checkpoint_iteration
+    assert k > 0 and w.document.resume_next
+    assert w.document.photo is not None and w.document.photo.width == 48
+    assert w.document.mask.array[15, 15] and not w.document.mask.array[0, 0]
     s = w.task_panel.settings()
     assert (s.task, s.preset, s.iters, s.channels) == ("inpaint", "fast", 5000, 8)
     assert "Restore continues the run" in w.banner.message()
@@ -199,7 +198,7 @@ def test_recovery_after_the_app_is_killed_mid_run(tiny_photo, qtbot, tmp_path, s
     assert first[0] == k + 1                                     # continues where the killed run was
     with qtbot.waitSignal(w.resultReady, timeout=RUN_TIMEOUT):
         w.stop_run()
-    w.result_saved = True
+    w.document.mark_saved()
     w.close()
     assert not list(folder.glob("*.dipproj")) and not list(folder.glob("*.lock"))   # clean exit
 
@@ -222,7 +221,7 @@ def test_exception_inside_the_engine_run_then_a_new_run(window, tiny_photo, qtbo
     assert "something inside broke" in window.banner.message() and window.actions_["run"].isEnabled()
     monkeypatch.setattr(restore, "run", real)
     _run_to_end(qtbot, window)
-    assert window.result is not None
+    assert window.document.result is not None
 
 
 def test_out_of_memory_shows_the_way_forward(window, tiny_photo, qtbot, monkeypatch):
@@ -339,7 +338,7 @@ def test_closing_during_a_run_leaves_no_thread(window, tiny_photo, qtbot, tmp_pa
     window.open_path(tiny_photo)
     fast_settings(window, "denoise", iters=2000)
     assert window.start_run()
-    qtbot.waitUntil(lambda: window.projects.checkpoint is not None, timeout=RUN_TIMEOUT)
+    qtbot.waitUntil(lambda: window.document.checkpoint is not None, timeout=RUN_TIMEOUT)
     asked = []
     window.confirm = lambda title, text: asked.append(title) or True       # "yes, stop and close"
     thread = window.runner._thread

@@ -74,7 +74,7 @@ def test_every_way_of_opening_a_photo_asks_before_an_unsaved_result_is_lost(wind
     window.open_path(tiny_photo)                      # both in Open Recent
     fast_settings(window, "denoise")
     _run_scripted(qtbot, window, _finished_run)
-    result = window.result
+    result = window.document.result
     assert result is not None and window.actions_["save"].isEnabled()
     asked = []
     window.confirm = lambda title, text: asked.append((title, text)) or False
@@ -89,11 +89,11 @@ def test_every_way_of_opening_a_photo_asks_before_an_unsaved_result_is_lost(wind
     QApplication.clipboard().setImage(QImage(big_photo))
     window.actions_["paste"].trigger()                                      # Ctrl+V of a picture
     assert len(asked) == 4 and asked[-1][0] == "Paste a photo"
-    assert window.result is result and window.photo.width == 48            # "no" kept everything
+    assert window.document.result is result and window.document.photo.width == 48            # "no" kept everything
 
     window.confirm = lambda title, text: asked.append((title, text)) or True
     _drop(window, big_photo)
-    assert len(asked) == 5 and window.photo.width == 400 and window.result is None
+    assert len(asked) == 5 and window.document.photo.width == 400 and window.document.result is None
     assert window.open_path(tiny_photo) and len(asked) == 5                 # nothing unsaved: no question
 
 
@@ -105,7 +105,7 @@ def test_after_super_resolution_the_size_and_zoom_are_the_outputs(window, tiny_p
     tp.scale_combo.setCurrentIndex(tp.scale_combo.findData(2))
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
         assert window.start_run()
-    assert (window.result.width, window.result.height) == (96, 80)
+    assert (window.document.result.width, window.document.result.height) == (96, 80)
     assert window.info_label.text().startswith("96 × 80")
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
@@ -138,7 +138,7 @@ def test_the_photo_keeps_its_place_when_the_history_and_banners_appear(window, b
     _scripted(window, run)
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
         assert window.start_run()
-        qtbot.waitUntil(lambda: len(window.history) >= 2, timeout=RUN_TIMEOUT)
+        qtbot.waitUntil(lambda: len(window.document.history) >= 2, timeout=RUN_TIMEOUT)
         assert window.filmstrip.isVisible() and window.compare_bar.isVisible()
         assert (c.size(), c.zoom, c.cx, c.cy) == view                  # strip, bar and live frames
         gate.set()
@@ -147,7 +147,7 @@ def test_the_photo_keeps_its_place_when_the_history_and_banners_appear(window, b
     window.banner.dismiss()
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not a png")
-    window.result_saved = True
+    window.document.mark_saved()
     assert not window.open_path(str(bad)) and window.banner.kind == "error"
     assert (c.size(), c.zoom, c.cx, c.cy) == view                      # an error banner
 
@@ -164,7 +164,7 @@ def test_choosing_inpaint_readies_a_brush_sized_to_the_photo(window, big_photo, 
     qtbot.mousePress(c, Qt.MouseButton.LeftButton, pos=p0.toPoint())     # paints at once, no P first
     qtbot.mouseMove(c, pos=p1.toPoint())
     qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=p1.toPoint())
-    m = window.mask_model.array
+    m = window.document.mask.array
     assert m[150, 150] and not m[150 + 5, 150]
     window.open_path(tiny_photo)                                         # 48 x 40: small, but usable
     assert c.brush_size == 3
@@ -279,7 +279,7 @@ def test_a_run_stopped_too_early_says_so_and_saves_the_original(window, tiny_pho
     assert window.canvas.label_a == "Result (original kept)"
     out = tmp_path / "saved.png"
     assert window.save_result_to(str(out))                                 # what Ctrl+S writes
-    assert np.array_equal(imageio.load_image(out).data, window.photo.data)
+    assert np.array_equal(imageio.load_image(out).data, window.document.photo.data)
 
 
 def test_a_tiled_run_stopped_part_way_names_the_parts_that_kept_the_input(window, big_photo, qtbot):
@@ -304,7 +304,7 @@ def test_a_tiled_run_stopped_part_way_names_the_parts_that_kept_the_input(window
         yield _step(job, 700, 6000, img, done=True, stopped_by="user", extra={
             "part": 1, "parts": 4, "unfinished_parts": [2, 3], "kept": "original", "kept_message": said})
 
-    window.result_saved = True
+    window.document.mark_saved()
     _run_scripted(qtbot, window, kept)
     assert window.run_panel.message.text() == said
     assert window.canvas.label_a == "Result (original kept in parts 3–4 of 4)"
@@ -345,4 +345,4 @@ def test_the_real_engines_first_frame_is_the_photo_not_noise(window, tiny_photo,
         assert window.start_run()
     first = frames[0]
     assert first.iteration == 0
-    assert np.array_equal(first.display, window.converter(window.photo.data))
+    assert np.array_equal(first.display, window.document.converter(window.document.photo.data))

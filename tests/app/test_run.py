@@ -34,16 +34,16 @@ def test_tiny_fit_streams_frames_then_compare_make_result_and_save(window, tiny_
     assert progress[-1].iteration == 20 and progress[-1].done
     assert "20 / 20" in window.run_panel.iter_value.text()
     assert window.run_panel.curve.losses.size >= 1
-    assert window.result is not None and (window.result.width, window.result.height) == (48, 40)
-    assert window.last_outcome.stopped_by == "iterations"
+    assert window.document.result is not None and (window.document.result.width, window.document.result.height) == (48, 40)
+    assert window.document.outcome.stopped_by == "iterations"
     msg = window.run_panel.message.text()                  # finished, or kept the original: too early
     assert "Finished all 20 iterations" in msg or "iteration 20" in msg and "original is kept" in msg
-    kept = window.last_outcome.progress.kept               # a kept fallback is no iteration: not history
-    assert window.history.iterations()[0] == 10 and (len(window.history) >= 2 or kept)
+    kept = window.document.outcome.progress.kept               # a kept fallback is no iteration: not history
+    assert window.document.history.iterations()[0] == 10 and (len(window.document.history) >= 2 or kept)
     assert window.actions_["save"].isEnabled()
 
     # compare: split view of the original and a snapshot
-    snap = window.history[0]
+    snap = window.document.history[0]
     window.set_sources(ORIGINAL, snap)
     window.set_view_mode("split")
     c = window.canvas
@@ -60,7 +60,7 @@ def test_tiny_fit_streams_frames_then_compare_make_result_and_save(window, tiny_
     y = c.height() // 2
     left = c.to_scene(QPointF(c.width() * 0.2, y))
     right = c.to_scene(QPointF(c.width() * 0.6, y))
-    orig = window.converter(window.photo.data)[int(left.y()), int(left.x())]
+    orig = window.document.converter(window.document.photo.data)[int(left.y()), int(left.x())]
     snap_px = snap.display[int(right.y()), int(right.x())]
     lp = img.pixelColor(int(c.width() * 0.2 * img.devicePixelRatio()), int(y * img.devicePixelRatio()))
     rp = img.pixelColor(int(c.width() * 0.6 * img.devicePixelRatio()), int(y * img.devicePixelRatio()))
@@ -82,13 +82,13 @@ def test_tiny_fit_streams_frames_then_compare_make_result_and_save(window, tiny_
     window.set_sources(ORIGINAL, snap)
     assert window.actions_["make_result"].isEnabled()
     window.actions_["make_result"].trigger()
-    assert window.result_key is snap and not window.actions_["make_result"].isEnabled()
-    expected = restore.compose(window.job, snap.float_image(), snap.region)
-    assert np.array_equal(window.result.data, expected.data)
+    assert window.document.result_snapshot is snap and not window.actions_["make_result"].isEnabled()
+    expected = restore.compose(window.document.job, snap.float_image(), snap.region)
+    assert np.array_equal(window.document.result.data, expected.data)
     path = tmp_path / "result.png"
     assert window.save_result_to(str(path))
     again = imageio.load_image(path)
-    assert np.array_equal(again.data, window.result.data)
+    assert np.array_equal(again.data, window.document.result.data)
     assert window.save_result_to(str(path))                # exists: asks; the fixture answers yes
     window.confirm = lambda *a: False                      # ... and "no" leaves the file alone
     before = path.read_bytes()
@@ -97,7 +97,7 @@ def test_tiny_fit_streams_frames_then_compare_make_result_and_save(window, tiny_
     assert window.save_result_to(str(jpg), quality=80)
     assert imageio.load_image(jpg).width == 48
     snap_path = tmp_path / "snap.tif"
-    assert window.save_snapshot_to(window.history[-1], str(snap_path))
+    assert window.save_snapshot_to(window.document.history[-1], str(snap_path))
     assert imageio.load_image(snap_path).data.shape == (40, 48, 3)
 
 
@@ -113,7 +113,7 @@ def test_saving_over_the_original_asks_first(window, tiny_photo, qtbot):
     window.confirm = lambda title, text: True
     assert window.save_result_to(tiny_photo)
     from dip_engine import imageio
-    assert np.array_equal(imageio.load_image(tiny_photo).data, window.result.data)
+    assert np.array_equal(imageio.load_image(tiny_photo).data, window.document.result.data)
 
 
 def test_inpaint_fills_only_the_mask(window, tiny_photo, qtbot):
@@ -127,11 +127,11 @@ def test_inpaint_fills_only_the_mask(window, tiny_photo, qtbot):
     qtbot.mousePress(c.viewport(), Qt.MouseButton.LeftButton, pos=p0.toPoint())
     qtbot.mouseMove(c.viewport(), pos=p1.toPoint())
     qtbot.mouseRelease(c.viewport(), Qt.MouseButton.LeftButton, pos=p1.toPoint())
-    mask = window.mask_model.array.copy()
+    mask = window.document.mask.array.copy()
     assert mask[20, 20] and not mask[2, 2]
     _run_to_end(qtbot, window)
     assert not window.canvas.mask_editable or window.src_b == ORIGINAL
-    res, orig = window.result.data, window.photo.data
+    res, orig = window.document.result.data, window.document.photo.data
     assert np.array_equal(res[~mask], orig[~mask])          # bit-exact outside the mask
     assert not np.array_equal(res[mask], orig[mask])
 
@@ -161,7 +161,7 @@ def test_pause_resume_stop_keeps_a_result_and_no_frame_after(window, tiny_photo,
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
         window.actions_["stop"].trigger()
     finished_at = time.monotonic()
-    assert window.result is not None and window.last_outcome.stopped_by == "user"
+    assert window.document.result is not None and window.document.outcome.stopped_by == "user"
     assert "Stopped at iteration" in window.run_panel.message.text()
     assert not window.runner.is_running()
     n = len(frames_at)
@@ -207,7 +207,7 @@ def test_an_exception_inside_the_run_is_one_line_and_the_app_keeps_working(windo
         assert not window.runner.busy and window.actions_["run"].isEnabled()
     window.runner._run_fn = None
     _run_to_end(qtbot, window)
-    assert window.result is not None
+    assert window.document.result is not None
 
 
 def test_super_resolution_result_is_larger_and_drawn_over_the_photo(window, tiny_photo, qtbot):
@@ -216,7 +216,7 @@ def test_super_resolution_result_is_larger_and_drawn_over_the_photo(window, tiny
     tp = window.task_panel
     tp.scale_combo.setCurrentIndex(tp.scale_combo.findData(2))
     _run_to_end(qtbot, window)
-    assert (window.result.width, window.result.height) == (96, 80)
+    assert (window.document.result.width, window.document.result.height) == (96, 80)
     layer = window.frame_layer
     assert layer.width == 96 and layer.scene_rect.width() == 48    # output pixels over photo coordinates
     window.actions_["actual"].trigger()

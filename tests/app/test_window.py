@@ -24,10 +24,10 @@ def _stroke(qtbot, canvas, points):
 
 
 def test_starts_empty_then_opens_a_file(window, tiny_photo):
-    assert window.photo is None and not window.canvas.has_scene()
+    assert window.document.photo is None and not window.canvas.has_scene()
     assert not window.actions_["run"].isEnabled()
     assert window.open_path(tiny_photo)
-    assert (window.photo.width, window.photo.height) == (48, 40)
+    assert (window.document.photo.width, window.document.photo.height) == (48, 40)
     assert window.canvas.has_scene() and window.canvas.layers
     assert "tiny.png" in window.windowTitle()
     assert window.recent[0].endswith("tiny.png")
@@ -41,7 +41,7 @@ def test_open_through_menu_action_and_shortcuts(window, tiny_photo, monkeypatch)
     assert window.actions_["open"].shortcut() == QKeySequence(QKeySequence.StandardKey.Open)
     assert window.actions_["save"].shortcut() == QKeySequence(QKeySequence.StandardKey.Save)
     window.actions_["open"].trigger()
-    assert window.photo is not None and window.photo_path.endswith("tiny.png")
+    assert window.document.photo is not None and window.document.path.endswith("tiny.png")
 
 
 def test_drop_and_paste_open_photos(window, tiny_photo, big_photo):
@@ -55,12 +55,12 @@ def test_drop_and_paste_open_photos(window, tiny_photo, big_photo):
                     Qt.KeyboardModifier.NoModifier)
     if not QApplication.sendEvent(window.canvas, ev):
         window.canvas.dropEvent(ev)     # without a platform drag, Qt only routes Drop to a drag target
-    assert window.photo is not None and window.photo.width == 400
+    assert window.document.photo is not None and window.document.photo.width == 400
     img = QImage(tiny_photo)
     QApplication.clipboard().setImage(img)
     window.actions_["paste"].trigger()
-    assert (window.photo.width, window.photo.height) == (48, 40)
-    assert window.display_name == "Pasted image" and window.photo_path is None
+    assert (window.document.photo.width, window.document.photo.height) == (48, 40)
+    assert window.document.name == "Pasted image" and window.document.path is None
 
 
 def test_paint_erase_undo_redo_with_real_mouse_events(window, big_photo, qtbot):
@@ -71,7 +71,7 @@ def test_paint_erase_undo_redo_with_real_mouse_events(window, big_photo, qtbot):
     assert c.tool == TOOL_BRUSH and c.painting_tool()
     c.set_brush_size(20)
     _stroke(qtbot, c, [(100, 150), (150, 150), (200, 150)])
-    m = window.mask_model.array
+    m = window.document.mask.array
     assert m[150, 100] and m[150, 150] and m[150, 200]
     assert m[150 + 6, 150] and not m[150 + 16, 150]
     assert not m[50, 50] and not m[150, 260]
@@ -82,16 +82,16 @@ def test_paint_erase_undo_redo_with_real_mouse_events(window, big_photo, qtbot):
     window.actions_["eraser"].trigger()
     assert c.tool == TOOL_ERASER
     _stroke(qtbot, c, [(150, 130), (150, 170)])
-    m = window.mask_model.array
+    m = window.document.mask.array
     assert not m[150, 150] and m[150, 100] and m[150, 200]
 
     window.actions_["undo"].trigger()
-    assert np.array_equal(window.mask_model.array, painted)
+    assert np.array_equal(window.document.mask.array, painted)
     window.actions_["redo"].trigger()
-    assert not window.mask_model.array[150, 150]
+    assert not window.document.mask.array[150, 150]
     window.actions_["undo"].trigger()
     window.actions_["undo"].trigger()
-    assert not window.mask_model.array.any()
+    assert not window.document.mask.array.any()
     assert not window.actions_["undo"].isEnabled() and window.actions_["redo"].isEnabled()
     assert window.actions_["undo"].shortcut() == QKeySequence(QKeySequence.StandardKey.Undo)
     assert QKeySequence("Ctrl+Shift+Z") in window.actions_["redo"].shortcuts()
@@ -160,20 +160,20 @@ def test_overlay_opacity_show_hide_and_mask_ops(window, big_photo, qtbot):
     assert window.canvas.mask_visible
     window.canvas.set_brush_size(30)
     _stroke(qtbot, window.canvas, [(200, 150)])
-    n = window.mask_model.count()
+    n = window.document.mask.count()
     assert n > 0 and "pixels to fill" in window.mask_panel.info.text()
     window.mask_panel.grow_spin.setValue(5)
     window.actions_["grow_mask"].trigger()
-    assert window.mask_model.count() > n
+    assert window.document.mask.count() > n
     window.actions_["shrink_mask"].trigger()
     window.actions_["shrink_mask"].trigger()
-    assert window.mask_model.count() < n
+    assert window.document.mask.count() < n
     window.actions_["invert_mask"].trigger()
-    assert window.mask_model.count() > 400 * 300 // 2
+    assert window.document.mask.count() > 400 * 300 // 2
     window.actions_["clear_mask"].trigger()
-    assert window.mask_model.count() == 0
+    assert window.document.mask.count() == 0
     window.actions_["undo"].trigger()
-    assert window.mask_model.count() > 400 * 300 // 2
+    assert window.document.mask.count() > 400 * 300 // 2
 
 
 def test_mask_png_round_trip(window, big_photo, qtbot, tmp_path):
@@ -182,7 +182,7 @@ def test_mask_png_round_trip(window, big_photo, qtbot, tmp_path):
     window.actions_["brush"].trigger()
     window.canvas.set_brush_size(25)
     _stroke(qtbot, window.canvas, [(50, 50), (120, 90)])
-    saved = window.mask_model.array.copy()
+    saved = window.document.mask.array.copy()
     path = tmp_path / "mask.png"
     assert window.save_mask(str(path))
     png = np.asarray(Image.open(path))
@@ -190,9 +190,9 @@ def test_mask_png_round_trip(window, big_photo, qtbot, tmp_path):
     assert np.array_equal(png.reshape(png.shape[0], png.shape[1], -1)[..., 0] == 255, saved)
     window.actions_["clear_mask"].trigger()
     assert window.load_mask(str(path))
-    assert np.array_equal(window.mask_model.array, saved)
+    assert np.array_equal(window.document.mask.array, saved)
     window.actions_["undo"].trigger()                 # loading is one undo step
-    assert not window.mask_model.array.any()
+    assert not window.document.mask.array.any()
 
 
 def test_corrupt_file_shows_a_message_and_the_app_keeps_working(window, tmp_path, tiny_photo):
@@ -203,7 +203,7 @@ def test_corrupt_file_shows_a_message_and_the_app_keeps_working(window, tmp_path
     text = window.banner.message()
     assert "broken.jpg" in text and "\n" not in text and "Traceback" not in text
     assert QApplication.activeModalWidget() is None
-    assert window.photo is None
+    assert window.document.photo is None
     assert not window.open_path(str(tmp_path / "missing.png"))
     assert "missing.png" in window.banner.message()
     assert window.open_path(tiny_photo)                 # still works
@@ -254,7 +254,7 @@ def test_16_bit_gray_photo_is_shown_correctly(window, tmp_path):
     path = tmp_path / "deep.png"
     Image.fromarray(a).save(path)
     assert window.open_path(str(path))
-    assert window.photo.bit_depth == 16
+    assert window.document.photo.bit_depth == 16
     assert "16-bit gray" in window.info_label.text()
     img = window.canvas.grab().toImage()
     c = window.canvas
@@ -276,11 +276,11 @@ def test_keyboard_shortcuts_reach_the_actions(window, big_photo, qtbot):
     assert c.tool == TOOL_BRUSH and window.task_panel.task() == "inpaint"
     c.set_brush_size(20)
     _stroke(qtbot, c, [(100, 100), (140, 100)])
-    assert window.mask_model.count() > 0
+    assert window.document.mask.count() > 0
     qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert window.mask_model.count() == 0
+    assert window.document.mask.count() == 0
     qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    assert window.mask_model.count() > 0
+    assert window.document.mask.count() > 0
     qtbot.keyClick(c, Qt.Key.Key_E)
     assert c.tool == TOOL_ERASER
     qtbot.keyClick(c, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
