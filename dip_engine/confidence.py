@@ -87,3 +87,26 @@ def to_png16(map_: np.ndarray) -> np.ndarray:
 def from_png16(samples: np.ndarray) -> np.ndarray:
     """The map (0..1 units) back from `to_png16` samples (clipped values stay clipped)."""
     return (np.asarray(samples, np.float64) / (LEVELS_PER_UNIT * PNG_PER_LEVEL)).astype(np.float32)
+
+
+def mosaic(maps: dict[int, np.ndarray], regions: list, size: tuple[int, int], *,
+           weights: list[np.ndarray] | None = None, fills: list[np.ndarray] | None = None) -> np.ndarray:
+    """One H x W map from the maps of several parts, as their images are composed: tiles blended
+    with their feather `weights`, separate crops pasted where they fill (`fills`)."""
+    out = np.zeros(size, np.float32)
+    for i, m in maps.items():
+        t, l, b, r = regions[i]
+        if weights is not None:
+            out[t:b, l:r] += weights[i] * m
+        else:
+            out[t:b, l:r][fills[i]] = m[fills[i]]
+    return out
+
+
+def fill_only(map_: np.ndarray, mask: np.ndarray | None, region: tuple[int, int, int, int]) -> np.ndarray:
+    """`map_` with zeros where an inpainting keeps the photo's pixels (outside the `mask`, a
+    full-size bool array); the fill's border, its seam with the photo, is part of the fill."""
+    if mask is None:
+        return map_
+    t, l, b, r = region
+    return np.where(mask[t:b, l:r], map_, 0).astype(np.float32)

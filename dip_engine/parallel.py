@@ -15,7 +15,8 @@ import signal
 import threading
 import time
 from dataclasses import replace
-from typing import Iterator
+from functools import partial
+from typing import Callable, Iterator
 
 import torch
 
@@ -53,18 +54,26 @@ def fit_parts(problems: list[Problem], preset: Preset, *, workers: int = 1, thre
             for step in fit(problem, preset, control=control, **fit_kw):
                 yield i, step
         return
-    yield from _in_processes(problems, preset, workers, threads, control, fit_kw)
+    yield from in_processes(problems, partial(_fit, preset=preset, fit_kw=fit_kw), workers, threads, control)
 
 
-def _in_processes(problems, preset, workers, threads, control, fit_kw) -> Iterator[tuple[int, Step]]:
+def _fit(problem: Problem, control: Control, *, preset: Preset, fit_kw: dict) -> Iterator[Step]:
+    return fit(problem, preset, control=control, **fit_kw)
+
+
+def in_processes(items: list, run: Callable[..., Iterator[Step]], workers: int, threads: int | None,
+                 control: Control) -> Iterator[tuple[int, Step]]:
+    """Yield (item index, Step) of `run(item, control)` for every item, up to `workers` items at
+    a time, each in a spawned process with `threads` torch threads; `run` must be picklable (a
+    module-level function or a partial of one)."""
     ctx = mp.get_context("spawn")   # never fork a process that runs Qt or torch threads
     tasks, results = ctx.Queue(), ctx.Queue()
     stop, pause = ctx.Event(), ctx.Event()
-    for i, p in enumerate(problems):
+    for i, p in enumerate(items):
         tasks.put((i, p))
     for _ in range(workers):
         tasks.put(None)
-    procs = [ctx.Process(target=_worker, args=(tasks, results, stop, pause, preset, threads, fit_kw), daemon=True)
+    procs = [ctx.Process(target=_worker, args=(tasks, results, stop, pause, run, threads), daemon=True)
              for _ in range(workers)]
     for p in procs:
         p.start()
@@ -99,7 +108,7 @@ def _in_processes(problems, preset, workers, threads, control, fit_kw) -> Iterat
             q.close()
 
 
-def _worker(tasks, results, stop, pause, preset, threads, fit_kw) -> None:
+def _worker(tasks, results, stop, pause, run, threads) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl+C reaches the parent, which tells us
     if threads:
         torch.set_num_threads(threads)
@@ -118,8 +127,8 @@ def _worker(tasks, results, stop, pause, preset, threads, fit_kw) -> None:
             task = tasks.get()
             if task is None:
                 break
-            i, problem = task
-            for step in fit(problem, preset, control=control, **fit_kw):
+            i, item = task
+            for step in run(item, control):
                 results.put(("step", i, replace(step, checkpoint=None)))
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
         results.put(("error", e if _picklable(e) else RuntimeError(f"{type(e).__name__}: {e}")))

@@ -13,6 +13,11 @@ One zip file, written atomically (temp file in the same folder, fsync, rename):
     result.png                the result with its metadata (16-bit when the photo is)
     checkpoint.pt             the run's state at its last checkpoint (`Step.checkpoint`):
                               network weights, optimiser state, EMA, ES-WMV window, RNG state
+    confidence.npy            the result's confidence map (float32 H x W, `confidence.py`)
+    variations/N.png          variations of the job (other seeds), each with its recipe in the
+    variations/N.npy          manifest and its confidence map; `chosen` says which one is the result
+
+Projects without the newer members (confidence, variations) open as they always did.
 
 `checkpoint.pt` is read with `torch.load(weights_only=True)`: it holds only tensors, numbers,
 strings, lists and dicts (the ES-WMV window's numpy arrays are stored as tensors), so opening a
@@ -60,6 +65,15 @@ class HistoryItem:
 
 
 @dataclass(eq=False)
+class Variation:
+    """One run of the project's job with another seed (`variations.py`)."""
+    seed: int
+    result: Photo
+    metadata: dict = field(default_factory=dict)     # restore.metadata: the recipe that reproduces it
+    confidence: np.ndarray | None = None             # float32 H x W at the result's size
+
+
+@dataclass(eq=False)
 class Project:
     photo: Photo
     settings: dict = field(default_factory=dict)       # Job keyword arguments (JOB_FIELDS)
@@ -73,6 +87,9 @@ class Project:
     name: str = ""                                     # what the user calls the document
     extra: dict = field(default_factory=dict)          # JSON-able state of the program that saved it
     program: str = f"DIP Studio {__version__}"         # on load: the program that wrote the file
+    confidence: np.ndarray | None = None               # the result's confidence map, float32 H x W
+    variations: list[Variation] = field(default_factory=list)
+    chosen: int | None = None                          # the variation the user picked (index), if any
 
     @classmethod
     def from_job(cls, job: restore.Job, **kw) -> Project:
@@ -86,6 +103,13 @@ class Project:
         kw.update(overrides)
         mask = kw.pop("mask", self.mask)
         return restore.Job(photo=self.photo, mask=mask if kw.get("task") == "inpaint" else None, **kw)
+
+    def choose(self, index: int) -> None:
+        """Make variation `index` the project's result (with its recipe and confidence map)."""
+        if not 0 <= index < len(self.variations):
+            raise ProjectError(f"there is no variation {index + 1}: the project has {len(self.variations)}")
+        v = self.variations[index]
+        self.chosen, self.result, self.result_meta, self.confidence = index, v.result, dict(v.metadata), v.confidence
 
     @property
     def checkpoint_iteration(self) -> int | None:
@@ -176,6 +200,23 @@ def _members(p: Project) -> list[tuple[str, bytes | str, int]]:
         manifest["checkpoint"] = {"file": "checkpoint.pt", "iteration": p.checkpoint_iteration}
     else:
         manifest["checkpoint"] = None
+    if p.confidence is not None:
+        out.append(("confidence.npy", _npy(p.confidence), deflated))
+    manifest["confidence"] = "confidence.npy" if p.confidence is not None else None
+    if p.chosen is not None and not 0 <= p.chosen < len(p.variations):
+        raise ProjectError(f"the chosen variation {p.chosen} is not one of the {len(p.variations)}")
+    manifest["variations"] = []
+    for i, v in enumerate(p.variations):
+        name = f"variations/{i + 1}"
+        buf = io.BytesIO()
+        imageio.write_png(buf, v.result, {str(k): str(x) for k, x in v.metadata.items()} or None)
+        out.append((name + ".png", buf.getvalue(), stored))
+        if v.confidence is not None:
+            out.append((name + ".npy", _npy(v.confidence), deflated))
+        manifest["variations"].append({"seed": int(v.seed), "file": name + ".png",
+                                       "metadata": {str(k): str(x) for k, x in v.metadata.items()},
+                                       "confidence": name + ".npy" if v.confidence is not None else None})
+    manifest["chosen"] = p.chosen
     out.append(("manifest.json", json.dumps(manifest, indent=1), deflated))
     return out
 
@@ -232,6 +273,19 @@ def _quantise(img: np.ndarray, dtype) -> np.ndarray:
         img = img[..., None]
     top = np.iinfo(dtype).max
     return np.clip(np.rint(np.nan_to_num(img.astype(np.float64)) * top), 0, top).astype(dtype)
+
+
+def _npy(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(a, np.float32), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _read_npy(blob: bytes) -> np.ndarray:
+    a = np.load(io.BytesIO(blob), allow_pickle=False)
+    if a.ndim != 2 or a.dtype != np.float32:
+        raise ValueError("a confidence map inside is not a float32 H x W array")
+    return a
 
 
 def _sha256_file(path: str | os.PathLike) -> str:
@@ -353,9 +407,19 @@ def _read(path: Path, zf: zipfile.ZipFile, m: dict, want_checkpoint: bool) -> Pr
         raw = zf.read(m["checkpoint"]["file"])
         ckpt = _unstorable(torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True))
     settings = {k: v for k, v in (m.get("settings") or {}).items() if k in JOB_FIELDS}
+    conf = _read_npy(zf.read(m["confidence"])) if m.get("confidence") else None
+    variations = []
+    for v in m.get("variations") or []:
+        img = _with_source(_load_photo_bytes(zf.read(v["file"]), ".png", path), None)
+        vc = _read_npy(zf.read(v["confidence"])) if v.get("confidence") else None
+        variations.append(Variation(int(v["seed"]), img, dict(v.get("metadata") or {}), vc))
+    chosen = m.get("chosen")
+    if chosen is not None and not (isinstance(chosen, int) and 0 <= chosen < len(variations)):
+        raise ValueError(f"the chosen variation {chosen!r} is not one of the {len(variations)}")
     return Project(photo=photo, settings=settings, mask=mask, history=history, checkpoint=ckpt,
                    result=result, result_meta=meta, photo_path=original, embed_photo=embed,
-                   name=m.get("name") or "", extra=m.get("extra") or {}, program=m.get("program") or "")
+                   name=m.get("name") or "", extra=m.get("extra") or {}, program=m.get("program") or "",
+                   confidence=conf, variations=variations, chosen=chosen)
 
 
 def _with_source(photo: Photo, source: str | None) -> Photo:

@@ -244,3 +244,70 @@ def test_inpainting_runs_its_whole_budget_from_the_cli(capsys, photo_png, mask_p
     summary = json.loads(stdout)
     assert code == 0 and summary["stopped_by"] == "iterations" and summary["iterations"] == 80
     assert summary["peak_iteration"] is None
+
+
+@pytest.fixture
+def fit_always_usable(monkeypatch):
+    """A 3-iteration fit counts as usable, so its result (not the classical answer) is saved."""
+    from dip_engine import classical
+    monkeypatch.setattr(classical, "usable_mse", lambda *a, **k: None)
+
+
+def test_confidence_map_is_a_16_bit_png_with_its_scale(capsys, photo_png, mask_png, tmp_path, fit_always_usable):
+    from dip_engine import confidence
+    out, conf = tmp_path / "out.png", tmp_path / "conf.png"
+    code, stdout, err = run(capsys, "inpaint", photo_png, "--mask", mask_png, "-o", out, *FAST,
+                            "--confidence", conf, "--json", "--seed", "4")
+    assert code == 0, err
+    assert json.loads(stdout)["confidence"] == str(conf)
+    img = Image.open(conf)
+    assert img.mode.startswith("I;16") and img.size == (48, 40)
+    assert img.info["Description"] == confidence.PNG_SCALE and "65535" in confidence.PNG_SCALE
+    meta = imageio.read_metadata(conf)
+    assert meta["dip:confidence_scale"] == confidence.PNG_SCALE and meta["dip:seed"] == "4"
+    v = np.asarray(img).astype(np.int64)
+    hole = np.asarray(Image.open(mask_png)) > 0
+    assert v[hole].max() > 0 and v[~hole].max() == 0    # the photo's own pixels are certain
+    code, _, err = run(capsys, "sr", photo_png, "-o", tmp_path / "big.png", "--scale", "2", *FAST,
+                       "--confidence", tmp_path / "big_conf.png")
+    assert code == 0, err
+    assert Image.open(tmp_path / "big_conf.png").size == (96, 80)
+
+
+def test_confidence_must_be_a_png(capsys, photo_png, tmp_path):
+    code, _, err = run(capsys, "denoise", photo_png, "-o", tmp_path / "o.png", *FAST,
+                       "--confidence", tmp_path / "c.jpg")
+    assert code == 2 and "16-bit PNG" in err and len(err.strip().splitlines()) == 1
+
+
+def test_variations_record_their_seeds_and_each_is_reproduced_by_its_seed(capsys, tmp_path):
+    # a noisy photo and 150 iterations: each variation's own result is kept (the fit beats the
+    # photo), also in worker processes where a test's monkeypatching does not reach
+    noisy = np.clip(smooth_image(40, 48) + np.random.default_rng(0).normal(0, 0.08, (40, 48, 3)), 0, 1)
+    photo_png = tmp_path / "noisy.png"
+    Image.fromarray(np.rint(noisy * 255).astype(np.uint8)).save(photo_png)
+    out = tmp_path / "out.png"
+    FAST = ["--preset", "fast", "--iters", "150", "--stop", "never", "--channels", "8", "--quiet"]
+    code, stdout, err = run(capsys, "denoise", photo_png, "-o", out, *FAST, "--variations", "2", "--seed", "5",
+                            "--threads", "1", "--confidence", tmp_path / "c.png", "--json",
+                            "--project", tmp_path / "v.dipproj")
+    assert code == 0, err
+    files = [tmp_path / "out.v1.png", tmp_path / "out.v2.png"]
+    assert not out.exists() and all(f.exists() for f in files)
+    assert [v["seed"] for v in json.loads(stdout)["variations"]] == [5, 6]
+    assert [imageio.read_metadata(f)["dip:seed"] for f in files] == ["5", "6"]
+    assert [imageio.read_metadata(f)["dip:variation"] for f in files] == ["1 of 2", "2 of 2"]
+    assert (tmp_path / "c.v1.png").exists() and (tmp_path / "c.v2.png").exists()
+    a, b = (imageio.load_image(f).data for f in files)
+    assert not np.array_equal(a, b)
+    code, _, err = run(capsys, "denoise", photo_png, "-o", tmp_path / "again.png", *FAST, "--seed", "6",
+                       "--threads", "1")
+    assert code == 0, err
+    assert np.array_equal(imageio.load_image(tmp_path / "again.png").data, b)
+    from dip_engine import project
+    p = project.load_project(tmp_path / "v.dipproj")
+    assert [v.seed for v in p.variations] == [5, 6] and p.chosen is None
+    assert np.array_equal(p.variations[1].result.data, b) and p.variations[1].metadata["dip:seed"] == "6"
+    assert p.variations[0].confidence.shape == (40, 48)
+    code, _, err = run(capsys, "denoise", photo_png, "-o", out, *FAST, "--variations", "2")
+    assert code == 2 and "out.v1.png: already exists" in err

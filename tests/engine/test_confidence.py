@@ -3,6 +3,7 @@ the Step stream."""
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
 from dip_engine import confidence, presets
@@ -96,3 +97,53 @@ def test_across_seeds_and_full_canvas():
     np.testing.assert_allclose(confidence.across([a, b]), 0.1, atol=1e-6)
     f = confidence.full(np.ones((2, 3), np.float32), (1, 2, 3, 5), (4, 6))
     assert f.shape == (4, 6) and f.sum() == 6 and f[1:3, 2:5].all()
+
+
+@pytest.fixture
+def fit_always_usable(monkeypatch):
+    """A few iterations count as usable: the fit's result and map are kept, not the classical answer."""
+    from dip_engine import classical
+    monkeypatch.setattr(classical, "usable_mse", lambda *a, **k: None)
+
+
+def _photo(h=H, w=W):
+    from dip_engine.imageio import Photo
+    return Photo(np.rint(smooth_image(h, w) * 255).astype(np.uint8))
+
+
+def test_restore_gives_the_inpainting_map_on_the_fill_only(fit_always_usable):
+    from dip_engine import restore
+    mask = np.zeros((H, W), bool)
+    mask[10:20, 20:30] = True
+    job = restore.Job("inpaint", _photo(), mask=mask, iters=4, channels=8, stop="never", preview_every=2)
+    steps = [s for s in restore.run(job) if s.confidence is not None]
+    assert steps and steps[-1].done
+    for s in steps:
+        t, l, b, r = s.region
+        assert s.confidence.shape == (b - t, r - l)
+        full = confidence.full(s.confidence, s.region, (H, W))
+        assert full[~mask].max() == 0
+    assert full[mask].max() > 0
+
+
+def test_tiles_compose_one_full_size_map(fit_always_usable):
+    from dip_engine import restore
+    job = restore.Job("denoise", _photo(64, 72), iters=3, channels=8, stop="never", tile=40, workers=1,
+                      preview_every=1)
+    last = None
+    for last in restore.run(job):
+        assert last.confidence is None or last.confidence.shape == (64, 72)
+    assert last.done and last.extra["parts"] > 1 and not last.extra["unfinished_parts"]
+    assert last.confidence.shape == (64, 72) and (last.confidence > 0).mean() > 0.9
+
+
+def test_a_kept_classical_answer_has_no_map():
+    from dip_engine import restore
+    mask = np.zeros((H, W), bool)
+    mask[10:20, 20:30] = True
+    control = restore.Control()
+    control.stop()     # stopped before the fit could help: the classical fill is kept
+    last = None
+    for last in restore.run(restore.Job("inpaint", _photo(), mask=mask, iters=4, channels=8), control):
+        pass
+    assert last.done and last.extra["kept"] and last.confidence is None

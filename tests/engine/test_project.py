@@ -1,6 +1,7 @@
 """Project files: round trip, photo by reference, clear errors, atomic writes, resumable runs."""
 from __future__ import annotations
 
+import dataclasses
 import errno
 import io
 import json
@@ -257,3 +258,51 @@ def test_inpaint_resume_checks_the_mask_and_settings(tmp_path):
         next(restore.run(q.job(), resume=ckpt))
     *_, last = restore.run(q.job(iters=6), resume=q.checkpoint)
     assert last.iteration == 6 and last.done
+
+
+def test_confidence_and_variations_round_trip_with_the_chosen_one(tmp_path):
+    p, job = full_project(tmp_path)
+    rng = np.random.default_rng(3)
+    h, w = p.result.height, p.result.width
+    p.confidence = rng.random((h, w), np.float32) * 0.05
+    for seed in (7, 8):
+        vjob = dataclasses.replace(job, seed=seed)
+        last = stopped_at(vjob, 3)
+        p.variations.append(project.Variation(seed, last.result, restore.metadata(vjob, last),
+                                              rng.random((h, w), np.float32)))
+    p.variations[1].confidence = None
+    out = save_project(p, tmp_path / "v.dipproj")
+    q = load_project(out)
+    assert np.array_equal(q.confidence, p.confidence) and q.confidence.dtype == np.float32
+    assert [v.seed for v in q.variations] == [7, 8] and q.chosen is None
+    assert [v.metadata["dip:seed"] for v in q.variations] == ["7", "8"]
+    for a, b in zip(q.variations, p.variations):
+        assert np.array_equal(a.result.data, b.result.data)
+    assert np.array_equal(q.variations[0].confidence, p.variations[0].confidence)
+    assert q.variations[1].confidence is None
+    q.choose(1)
+    r = load_project(save_project(q, tmp_path / "w.dipproj"))
+    assert r.chosen == 1 and r.confidence is None and r.result_meta["dip:seed"] == "8"
+    assert np.array_equal(r.result.data, p.variations[1].result.data)
+    r.choose(0)
+    assert np.array_equal(r.confidence, p.variations[0].confidence)
+    with pytest.raises(ProjectError, match="no variation 3"):
+        r.choose(2)
+
+
+def test_a_project_without_confidence_or_variations_still_opens(tmp_path):
+    p, _ = full_project(tmp_path)
+    out = save_project(p, tmp_path / "old.dipproj")
+    # an older project: its manifest has no confidence, variations or chosen keys
+    with zipfile.ZipFile(out) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    m = json.loads(members["manifest.json"])
+    for k in ("confidence", "variations", "chosen"):
+        del m[k]
+    members["manifest.json"] = json.dumps(m).encode()
+    with zipfile.ZipFile(out, "w") as zf:
+        for n, b in members.items():
+            zf.writestr(n, b)
+    q = load_project(out)
+    assert q.confidence is None and q.variations == [] and q.chosen is None
+    assert np.array_equal(q.result.data, p.result.data)
