@@ -2,9 +2,10 @@
 
 It validates the job, plans what to fit within the memory budget (`plan`: the whole photo, a
 crop around the mask, one crop per cluster of marks, or overlapping tiles), runs `fit.fit` for
-each part, composites every preview into the photo (known pixels stay original) and, on the
-final step, builds the faithful full-resolution result: samples outside the mask are copied bit
-for bit from the input; tiles are blended with raised-cosine weights so seams do not show.
+each part on the problem its task's physics builds (`physics.py`), composites every preview into
+the photo (known pixels stay original) and, on the final step, builds the faithful
+full-resolution result: samples outside the mask are copied bit for bit from the input; tiles
+are blended with raised-cosine weights so seams do not show.
 """
 from __future__ import annotations
 
@@ -16,21 +17,19 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from . import __version__, classical, memory, parallel, presets, regions, stopping
-from . import confidence
+from . import __version__, memory, parallel, physics, presets, regions
+from . import classical  # noqa: F401 - tests patch restore.classical.usable_mse
 from . import device as devices
-from .fit import Control, Problem, Step, fit
+from .fit import Control, Step, fit
 from .imageio import Photo
 from .memory import human
-from .noise import estimate_sigma
-from .operators import Downsample, Identity
+from .physics import Physics
 from .regions import Region, crop_around, whole
 
 __all__ = ["Job", "JobError", "RunError", "Control", "Step", "Plan", "check", "check_resume", "plan", "run",
            "compose", "output_size", "metadata"]
 
-SCALES = range(2, 9)
-TILED_TASKS = ("denoise", "jpeg", "sr")
+TILED_TASKS = tuple(task for task, p in physics.PHYSICS.items() if p.tiles)
 MIN_TILE = 64        # smallest automatic tile side (input pixels)
 MIN_OVERLAP = 16     # automatic overlap: tile // 8, at least this
 TILE_STEP = 32       # automatic tile sides are rounded down to a multiple of this
@@ -82,6 +81,10 @@ class Job:
             p = replace(p, lr=self.lr)
         return p
 
+    def physics(self) -> Physics:
+        """The task's observation model for this job (`physics.py`)."""
+        return physics.of(self.task, scale=self.scale, mask=self.mask)
+
     def holes(self) -> bool:
         """Inpainting of objects or large holes (`regions.large_holes`)."""
         if self._holes is None:
@@ -106,12 +109,13 @@ def check(job: Job) -> None:
         raise JobError(f"workers must be at least 1, not {job.workers}")
     if job.threads is not None and job.threads < 1:
         raise JobError(f"threads must be at least 1, not {job.threads}")
-    if job.task == "sr" and job.scale not in SCALES:
-        raise JobError(f"scale must be a whole number from 2 to 8, not {job.scale}")
-    if job.task != "sr" and job.scale != 1:
-        raise JobError(f"scale applies to super-resolution only, not to {job.task}")
+    ph = job.physics()
+    try:
+        ph.check(job.photo)
+    except ValueError as e:
+        raise JobError(str(e)) from None
     if job.tile is not None:
-        if job.task not in TILED_TASKS:
+        if not ph.tiles:
             raise JobError(f"tiling applies to {', '.join(TILED_TASKS)}, not to {job.task}: "
                            "inpainting fits a crop around the mask")
         if job.tile < 16:
@@ -121,30 +125,18 @@ def check(job: Job) -> None:
             raise JobError("overlap needs a tile size too")
         if not 0 <= job.overlap < job.tile // 2 + 1:
             raise JobError(f"overlap must be 0 to half the tile ({job.tile // 2} px), not {job.overlap}")
-    if job.task == "inpaint":
-        if job.mask is None:
-            raise JobError("inpainting needs a mask: paint one, or give --mask (white = fill)")
-        if job.mask.shape != (job.photo.height, job.photo.width):
-            mh, mw = job.mask.shape
-            raise JobError(f"the mask is {mw}x{mh} but the photo is {job.photo.width}x{job.photo.height}: "
-                           "they must be the same size")
-        if not job.mask.any():
-            raise JobError("the mask is empty: paint (white) over the parts to fill")
-        if job.mask.all():
-            raise JobError("the mask covers the whole photo: nothing is left to learn from")
 
 
 def output_size(job: Job) -> tuple[int, int]:
     """(width, height) of the result."""
-    s = job.scale if job.task == "sr" else 1
-    return job.photo.width * s, job.photo.height * s
+    return job.physics().output_size(job.photo.width, job.photo.height)
 
 
 def fit_region(job: Job) -> Region:
     """The part of the output that the preset would fit without a memory limit: a crop around
     the mask, or everything (`plan` says what is really fitted)."""
     w, h = output_size(job)
-    if job.task == "inpaint" and job.settings().region:
+    if job.physics().mask is not None and job.settings().region:
         return crop_around(job.mask, job.settings().margin)
     return whole(h, w)
 
@@ -201,15 +193,16 @@ def plan(job: Job) -> Plan:
     whole_est = est(H, W)
     base = Plan([whole(H, W)], estimate_bytes=whole_est, whole_bytes=whole_est, budget_bytes=budget,
                 device=dev.type)
-    if job.task == "inpaint":
-        return _plan_inpaint(job, preset, est, base)
+    ph = job.physics()
+    if not ph.tiles:
+        return _plan_crops(job, preset, est, base)
     forced = job.tile is not None and job.tile < max(job.photo.height, job.photo.width)
     if not forced and whole_est <= budget:
         base.notes.append(f"Fitting all {W}x{H} px at once (est. {human(whole_est)}, budget {human(budget)} "
                           f"on {dev.type}).")
         return base
     h, w = job.photo.height, job.photo.width
-    s = job.scale if job.task == "sr" else 1
+    s = ph.scale
     if forced:
         tile = job.tile
         overlap = job.overlap if job.overlap is not None else max(MIN_OVERLAP, tile // 8)
@@ -252,7 +245,8 @@ def _largest_tile(h: int, w: int, s: int, budget: int, est) -> int | None:
     return max(MIN_TILE, lo - lo % TILE_STEP) if lo > 2 * TILE_STEP else lo
 
 
-def _plan_inpaint(job: Job, preset: presets.Preset, est, base: Plan) -> Plan:
+def _plan_crops(job: Job, preset: presets.Preset, est, base: Plan) -> Plan:
+    """Inpainting: one crop around the mask, or one per group of marks far apart."""
     mask, budget = job.mask, base.budget_bytes
     H, W = mask.shape
 
@@ -348,8 +342,7 @@ def run_identity(job: Job, region: Region) -> dict:
     d = {k: getattr(job, k) for k in RESUME_KEYS}
     d.update(width=job.photo.width, height=job.photo.height, region=list(region),
              photo_sha256=hashlib.sha256(np.ascontiguousarray(job.photo.data)).hexdigest(),
-             mask_sha256=None if job.mask is None or job.task != "inpaint"
-             else hashlib.sha256(np.packbits(job.mask)).hexdigest())
+             mask_sha256=None if job.physics().mask is None else hashlib.sha256(np.packbits(job.mask)).hexdigest())
     return d
 
 
@@ -391,43 +384,9 @@ def _resume_plan(job: Job, pl: Plan, resume: dict) -> Plan:
                                 "region as the saved run."])
 
 
-KEPT = {"denoise": ("original", "the original"), "jpeg": ("original", "the original"),
-        "sr": ("lanczos", "the Lanczos upscale"), "inpaint": ("classical fill", "the classical fill (OpenCV Telea)")}
-
-
-def _part(job: Job, region: Region, tile: Region | None = None) -> tuple[Problem, np.ndarray]:
-    """The fit of one output `region` (`tile`: its input pixels, when tiled) and the classical
-    answer there (region-sized, output space, known pixels as in the photo)."""
-    t, l, b, r = region
-    pixels = job.photo.pixels
-    size = (b - t, r - l)
-    if job.task == "inpaint":
-        known = ~job.mask[t:b, l:r]
-        obs = pixels[t:b, l:r]
-        weight = torch.from_numpy(known.astype(np.float32))[None, None]
-        problem = Problem(_tensor(obs * known[..., None]), Identity(), size, weight=weight,
-                          usable_mse=classical.usable_mse("inpaint", obs, known))
-        return problem, classical.telea_fill(obs, ~known)
-    s = job.scale if job.task == "sr" else 1
-    ti, tl, tb, tr = tile or (t // s, l // s, b // s, r // s)
-    obs = pixels[ti:tb, tl:tr]
-    if job.task == "sr":
-        op = Downsample(job.scale)
-        up = classical.lanczos_upscale(obs, r - l, b - t)
-
-        def down(a: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                return op(_tensor(a))[0].permute(1, 2, 0).numpy()
-        return Problem(_tensor(obs), op, size, usable_mse=classical.usable_mse("sr", obs, downsample=down,
-                                                                              upscaled=up)), up
-    gate = stopping.GATE * estimate_sigma(obs) ** 2 if job.task == "denoise" else None
-    return Problem(_tensor(obs), Identity(), size, usable_mse=classical.usable_mse(job.task, obs),
-                   stop_gate_mse=gate), obs
-
-
 def _kept(job: Job, step: Step, what_parts: str = "") -> None:
     """Mark `step` as ending with the classical answer: a plain sentence for the user."""
-    key, what = KEPT[job.task]
+    key, what = job.physics().kept
     step.extra["kept"] = key
     if step.stopped_by == "user":
         why = f"Stopped at iteration {step.iteration}: too early to be useful"
@@ -443,13 +402,12 @@ def _preview(region: Region, image: np.ndarray, total: int) -> Step:
 
 def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, control: Control,
                 resume: dict | None = None) -> Iterator[Step]:
-    t, l, b, r = region = pl.regions[0]
-    pixels = job.photo.pixels
-    problem, classic = _part(job, region)
-    known = ~job.mask[t:b, l:r] if job.task == "inpaint" else None
+    region = pl.regions[0]
+    pixels, ph = job.photo.pixels, job.physics()
+    problem, classic = ph.part(pixels, region)
 
     def composite(img: np.ndarray) -> np.ndarray:
-        return np.where(known[..., None], pixels[t:b, l:r], img) if known is not None else img
+        return ph.composite(pixels, region, img)
 
     if resume is None:   # a resumed run goes on showing where it was
         yield _preview(region, composite(classic), preset.iterations)
@@ -473,13 +431,9 @@ def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, c
             step.checkpoint["run"] = dict(ident)
         if step.done and (step.image is None or not step.usable):
             step.image, step.usable, step.result_iteration = classic, False, None
-            step.confidence = None   # the classical answer: no fit to be unsure about
             _kept(job, step)
         if step.image is not None:
             step.image = composite(step.image)
-        if step.confidence is not None:
-            step.confidence = confidence.fill_only(step.confidence, job.mask if job.task == "inpaint" else None,
-                                                   region)
         if step.done:
             step.extra.setdefault("kept", None)
             step.result = compose(job, step.image, region)
@@ -503,22 +457,17 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
     W, H = output_size(job)
     n, per = len(pl.regions), preset.iterations
     total = n * per
+    pixels, ph = job.photo.pixels, job.physics()
     if pl.tiled:
-        s = job.scale if job.task == "sr" else 1
-        base = job.photo.pixels if s == 1 else classical.lanczos_upscale(job.photo.pixels, W, H)
+        base = ph.classical(pixels, whole(H, W))
         weights = [regions.feather(r, pl.regions, H, W) for r in pl.regions]
     else:
-        base = job.photo.pixels.copy()
+        base = pixels.copy()
         fills = pl.masks if pl.masks is not None else [job.mask[t:b, l:r] for t, l, b, r in pl.regions]
         for (t, l, b, r), fill in zip(pl.regions, fills):  # the first frame: every part's classical fill
-            _, classic = _part(job, (t, l, b, r))
+            classic = ph.classical(pixels, (t, l, b, r))
             base[t:b, l:r][fill] = classic[fill]
     images: dict[int, np.ndarray] = {}   # each part's latest image (dropped when it ends unusable)
-    maps: dict[int, np.ndarray] = {}     # ... and its confidence map
-
-    def spread() -> np.ndarray:
-        return confidence.mosaic(maps, pl.regions, (H, W), weights=weights if pl.tiled else None,
-                                 fills=None if pl.tiled else fills)
 
     def picture() -> np.ndarray:
         out = base.copy()
@@ -536,7 +485,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
     first = _preview(whole(H, W), picture(), total)
     first.extra["notes"] = notes
     yield first
-    problems = [_part(job, r, pl.tiles[i] if pl.tiled else None)[0] for i, r in enumerate(pl.regions)]
+    problems = [ph.part(pixels, r)[0] for r in pl.regions]
     iters, ended = [0] * n, {}
     stopped_by = "iterations"
     t0 = time.perf_counter()
@@ -549,20 +498,16 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
         iters[i] = step.iteration
         if step.image is not None:
             images[i] = step.image
-        if step.confidence is not None:
-            maps[i] = step.confidence
         if step.done:
             ended[i] = step
             if step.image is None or not step.usable:
                 images.pop(i, None)
-                maps.pop(i, None)
             if step.stopped_by == "user":
                 stopped_by = "user"
             elif step.stopped_by == "auto" and stopped_by == "iterations":
                 stopped_by = "auto"
         last = _parts_step(step, i, n, per, iters, ended, t0, preset, workers,
                            picture() if step.done or step.image is not None else None, pl, (H, W))
-        last.confidence = spread() if last.image is not None else None
         yield last
     unfinished = [i for i in range(n) if i not in ended or i not in images]
     out = replace(last, done=True, stopped_by=stopped_by, eta_s=None, eta_range=None, progress=1.0,
@@ -572,7 +517,6 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
         which = "all parts" if len(unfinished) == n else \
             f"part{'s' if len(unfinished) > 1 else ''} {', '.join(str(k + 1) for k in unfinished)} of {n}"
         _kept(job, out, f" in {which}")
-    out.confidence = spread()
     out.result = compose(job, out.image, whole(H, W))
     yield out
 
@@ -600,10 +544,6 @@ def _parts_step(step: Step, i: int, n: int, per: int, iters: list, ended: dict, 
                    extra={"part": i, "parts": n, "tiled": pl.tiled, "workers": workers})
 
 
-def _tensor(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].float()
-
-
 def _oom_message(dev: torch.device, region: Region) -> str:
     t, l, b, r = region
     hint = "try a smaller region or tile, fewer channels or the 'fast' preset" + \
@@ -611,27 +551,9 @@ def _oom_message(dev: torch.device, region: Region) -> str:
     return f"out of memory on {dev.type} fitting {r - l}x{b - t} pixels: {hint}"
 
 
-def _quantise(img: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    top = np.iinfo(dtype).max
-    return np.clip(np.rint(img.astype(np.float64) * top), 0, top).astype(dtype)
-
-
 def compose(job: Job, image: np.ndarray, region: Region) -> Photo:
     """A full-resolution Photo from a (composited) region image: only fitted pixels change."""
-    photo = job.photo
-    t, l, b, r = region
-    c = photo.color_channels
-    if job.task == "inpaint":
-        data = photo.data.copy()
-        fill = job.mask[t:b, l:r]
-        sub = data[t:b, l:r]
-        sub[fill, :c] = _quantise(image, data.dtype)[fill]
-        return photo.with_data(data)
-    if job.task == "sr":  # a new size: alpha is resized and DPI scaled to keep the print size
-        return Photo.from_float(image, like=photo)
-    data = photo.data.copy()
-    data[..., :c] = _quantise(image, data.dtype)
-    return photo.with_data(data)
+    return job.physics().compose(job.photo, image, region)
 
 
 def metadata(job: Job, step: Step) -> dict[str, str]:

@@ -130,6 +130,13 @@ class Photo:
         return dataclasses.replace(like, data=data, dpi=dpi)
 
 
+def to_samples(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Integer samples (uint8 or uint16) of float pixels in [0, 1]: rounded to nearest, out of
+    range values clipped, NaN as 0. The one float -> integer conversion of the product."""
+    top = np.iinfo(dtype).max
+    return np.rint(np.clip(np.nan_to_num(np.asarray(pixels, np.float64)), 0.0, 1.0) * top).astype(dtype)
+
+
 def to_uint8(data: np.ndarray) -> np.ndarray:
     """8-bit samples of uint8 or uint16 data (16 -> 8 rounds to nearest)."""
     if data.dtype == np.uint8:
