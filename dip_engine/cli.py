@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 from . import __version__, imageio, physics, presets, restore
+from . import confidence as confidences
 from . import project as projects
+from . import variations
 
 OUTPUT_TYPES = imageio.SAVE_SUFFIXES
 
@@ -73,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "checkpoint every --every iterations; 'dip-engine resume FILE' continues it")
         s.add_argument("--link-photo", action="store_true",
                        help="the project refers to INPUT by path and checksum instead of holding a copy")
+        s.add_argument("--confidence", type=Path, metavar="FILE",
+                       help="also write the confidence map, a 16-bit grayscale PNG: value / 4096 is how much "
+                            "each pixel still varied at the end (standard deviation in 8-bit levels); 65535 "
+                            "means 16 levels or more")
+        s.add_argument("--variations", type=int, metavar="N",
+                       help="run N seeds (--seed, --seed + 1, ...) and write OUTPUT as NAME.v1.EXT ... "
+                            "NAME.vN.EXT, each recording its seed")
         _common(s)
     s = sub.add_parser("resume", help="continue a run saved in a project file (--project)",
                        description="Continue a run saved in a project file from its last checkpoint: the "
@@ -115,8 +124,8 @@ def _check_output(out: Path, inp: Path, overwrite: bool) -> None:
 
 
 def _check_numbers(args) -> None:
-    for name in ("iters", "threads", "every"):
-        v = getattr(args, name)
+    for name in ("iters", "threads", "every", "variations"):
+        v = getattr(args, name, None)
         if v is not None and v < 1:
             raise UsageError(f"--{name} must be at least 1, not {v}")
     if not 1 <= args.quality <= 100:
@@ -137,7 +146,12 @@ def _job(args) -> restore.Job:
             raise UsageError(f"{args.mask}: the mask is empty: paint white over the parts to fill")
         if mask.all():
             raise UsageError(f"{args.mask}: the mask is all white: nothing is left to learn from")
-    _check_output(args.output, args.input, args.overwrite)
+    for out in outputs(args):
+        _check_output(out, args.input, args.overwrite)
+    for out in confidence_outputs(args):
+        if out.suffix.lower() != ".png":
+            raise UsageError(f"{out}: the confidence map is a 16-bit PNG: use a name ending in .png")
+        _check_output(out, args.input, args.overwrite)
     if args.project is not None:
         args.project = _check_project_output(args.project, args.overwrite)
     job = restore.Job(args.task, photo, mask=mask, scale=getattr(args, "scale", 1), preset=args.preset,
@@ -150,6 +164,40 @@ def _job(args) -> restore.Job:
     except restore.JobError as e:
         raise UsageError(f"{args.input}: {e}") from None
     return job
+
+
+def outputs(args) -> list[Path]:
+    """The result files: OUTPUT, or NAME.v1.EXT ... NAME.vN.EXT with --variations N."""
+    n = getattr(args, "variations", None)
+    if not n:
+        return [args.output]
+    return [args.output.with_name(f"{args.output.stem}.v{k}{args.output.suffix}") for k in range(1, n + 1)]
+
+
+def confidence_outputs(args) -> list[Path]:
+    """The confidence maps: --confidence FILE, one per variation (FILE.v1.png ...) with --variations."""
+    c, n = getattr(args, "confidence", None), getattr(args, "variations", None)
+    if c is None:
+        return []
+    return [c] if not n else [c.with_name(f"{c.stem}.v{k}{c.suffix}") for k in range(1, n + 1)]
+
+
+def full_confidence(step):
+    """The final step's confidence map at the result's size, or None (the classical answer kept)."""
+    if step.confidence is None or step.result is None:
+        return None
+    return confidences.full(step.confidence, step.region, (step.result.height, step.result.width))
+
+
+def save_confidence(path: Path, job: restore.Job, step, overwrite: bool) -> Path | None:
+    """Write the final step's confidence map at the result's size (`confidence.PNG_SCALE`);
+    None when the run kept the classical answer (no fit to be unsure about)."""
+    m = full_confidence(step)
+    if m is None:
+        return None
+    photo = imageio.Photo(confidences.to_png16(m)[..., None], text={"Description": confidences.PNG_SCALE})
+    meta = {**restore.metadata(job, step), "dip:confidence_scale": confidences.PNG_SCALE}
+    return imageio.save_image(photo, path, overwrite=overwrite, metadata=meta)
 
 
 def _check_project_output(path: Path, overwrite: bool) -> Path:
@@ -202,7 +250,14 @@ class _ProjectWriter:
         proj.history = [h for h in proj.history if h.iteration <= done and not h.final]
         self.next_mark = max(every, 2 * max([h.iteration for h in proj.history], default=0))
 
-    def step(self, step, job: restore.Job) -> None:
+    def step(self, step, job: restore.Job, variation: int | None = None) -> None:
+        if variation is not None:   # a variation: only its result, with its seed and recipe
+            if step.done and step.result is not None:
+                meta = restore.metadata(job, step)
+                self.proj.variations.append(projects.Variation(job.seed, step.result, meta, full_confidence(step)))
+                self.proj.variations.sort(key=lambda v: v.seed)
+                self._save()
+            return
         if step.image is not None and (step.done or step.iteration >= self.next_mark):
             self.proj.history = [h for h in self.proj.history if not h.final]
             self.proj.history.append(projects.HistoryItem(step.iteration, step.image, step.region,
@@ -214,14 +269,18 @@ class _ProjectWriter:
         if step.done:
             self.proj.result = step.result
             self.proj.result_meta = restore.metadata(job, step)
+            self.proj.confidence = full_confidence(step)
         if step.checkpoint is not None or step.done:
-            try:
-                projects.save_project(self.proj, self.path)
-                self.error = None
-            except projects.ProjectError as e:   # keep fitting; the previous file stays intact
-                if str(e) != self.error:
-                    print(f"dip-engine: warning: could not save the project: {e}", file=sys.stderr)
-                self.error = str(e)
+            self._save()
+
+    def _save(self) -> None:
+        try:
+            projects.save_project(self.proj, self.path)
+            self.error = None
+        except projects.ProjectError as e:   # keep fitting; the previous file stays intact
+            if str(e) != self.error:
+                print(f"dip-engine: warning: could not save the project: {e}", file=sys.stderr)
+            self.error = str(e)
 
 
 def _postfix(step) -> str:
@@ -254,6 +313,9 @@ def _run(args) -> dict:
     writer = _ProjectWriter(args.project_file, proj, args.every) if args.project_file else None
     if args.snapshots:
         args.snapshots.mkdir(parents=True, exist_ok=True)
+    n = getattr(args, "variations", None) or 0
+    jobs = variations.jobs(job, n) if n else [job]
+    outs, maps = outputs(args), confidence_outputs(args)
     control = restore.Control()
     # First Ctrl+C stops the fit and still saves the best result; a second one aborts.
     previous = signal.signal(signal.SIGINT, lambda *_: (control.stop(), signal.signal(signal.SIGINT, previous)))
@@ -261,55 +323,82 @@ def _run(args) -> dict:
     if not args.quiet:
         from tqdm import tqdm
         # tqdm's own ETA assumes the whole budget runs; the engine's range knows about auto-stop
-        bar = tqdm(total=job.settings().iterations, unit="it", desc=args.task, file=sys.stderr,
+        bar = tqdm(total=job.settings().iterations * len(jobs), unit="it", desc=args.task, file=sys.stderr,
                    dynamic_ncols=True, smoothing=0.1,
                    bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
     start = time.perf_counter()
-    last = None
+    lasts, written, progress = {}, {}, [0.0] * len(jobs)
+    stream = variations.run(job, n, control) if n else ((0, s) for s in restore.run(job, control, resume=resumed))
     try:
-        for step in restore.run(job, control, resume=resumed):
-            last = step
+        for k, step in stream:
             if writer is not None:
-                if (step.iteration + 1) % args.every == 0 and not step.done:
+                if not n and (step.iteration + 1) % args.every == 0 and not step.done:
                     control.request_checkpoint()     # arrives with the next step
-                writer.step(step, job)
-            if not args.quiet and step.extra.get("notes"):
+                writer.step(step, jobs[k], variation=k if n else None)
+            if not args.quiet and step.extra.get("notes") and k == 0:   # every variation has the same plan
                 for note in step.extra["notes"]:
                     (bar.write if bar is not None else print)(note, file=sys.stderr)
             if bar is not None:
-                bar.total = step.total  # fixed for the run: every part's budget
-                bar.update(round((step.progress or 0.0) * step.total) - bar.n)
-                bar.set_postfix_str(_postfix(step), refresh=False)
+                progress[k] = (step.progress or 0.0) * step.total
+                bar.total = step.total * len(jobs)  # fixed for the run: every part's budget
+                bar.update(round(sum(progress)) - bar.n)
+                bar.set_postfix_str((f"v{k + 1}, " if n else "") + _postfix(step), refresh=False)
             if args.snapshots and step.image is not None and not step.done and step.iteration > 0:
-                snap = restore.compose(job, step.image, step.region)
-                imageio.save_image(snap, args.snapshots / f"{args.input.stem}_{step.iteration:06d}.png",
-                                   overwrite=True, strip_metadata=args.strip_metadata)
+                snap = restore.compose(jobs[k], step.image, step.region)
+                name = f"{args.input.stem}{f'.v{k + 1}' if n else ''}_{step.iteration:06d}.png"
+                imageio.save_image(snap, args.snapshots / name, overwrite=True, strip_metadata=args.strip_metadata)
+            if step.done and step.result is not None:
+                lasts[k] = step
+                written[k] = _save(args, jobs[k], step, outs[k], maps[k] if maps else None,
+                                   f"{k + 1} of {n}" if n else None, bar)
     finally:
         signal.signal(signal.SIGINT, previous)
         if bar is not None:
             bar.close()
-    if last is None or last.result is None:
+    if not lasts:
         raise restore.RunError("stopped before the first iteration: there is no result to save")
-    if last.extra.get("kept") and not args.quiet:
-        print(f"dip-engine: {last.extra['kept_message']}", file=sys.stderr)
-    meta = None if args.strip_metadata else restore.metadata(job, last)
-    out = imageio.save_image(last.result, args.output, quality=args.quality, overwrite=args.overwrite,
-                             metadata=meta, strip_metadata=args.strip_metadata)
     wall = time.perf_counter() - start
     if writer is not None and writer.error:
-        raise projects.ProjectError(f"{writer.error} (the result was written to {out})")
+        raise projects.ProjectError(f"{writer.error} (the result was written to {written[min(written)][0]})")
+    k0 = min(lasts)
+    last, (out, conf) = lasts[k0], written[k0]
     extra = {}
     if args.project_file:
         extra["project"] = str(args.project_file)
     if resumed is not None:
         extra["resumed_from"] = int(resumed["iteration"])
+    if maps:
+        extra["confidence"] = None if conf is None else str(conf)
+    if n:
+        extra["variations"] = [{"output": str(written[k][0]), "seed": jobs[k].seed,
+                                "confidence": None if written[k][1] is None else str(written[k][1]),
+                                "iterations": lasts[k].iteration, "kept": lasts[k].extra.get("kept")}
+                               for k in sorted(lasts)]
     return {**extra, "task": args.task, "preset": args.preset, "input": str(args.input), "output": str(out),
             "iterations": last.iteration, "stopped_by": last.stopped_by, "peak_iteration": last.peak_iteration,
             "result_iteration": last.result_iteration, "kept": last.extra.get("kept"),
             "unfinished_parts": last.extra.get("unfinished_parts", []),
             "wall_s": round(wall, 3), "fit_s": round(last.elapsed_s, 3), "s_per_iter": round(last.s_per_iter, 5),
-            "seed": job.seed, "device": str(restore.devices.pick(job.device)),
+            "seed": jobs[k0].seed, "device": str(restore.devices.pick(job.device)),
             "width": last.result.width, "height": last.result.height}
+
+
+def _save(args, job: restore.Job, step, output: Path, conf: Path | None, variation: str | None,
+          bar) -> tuple[Path, Path | None]:
+    """Write one run's result (and its confidence map): (result path, map path or None)."""
+    say = (bar.write if bar is not None else print) if not args.quiet else (lambda *a, **k: None)
+    if step.extra.get("kept"):
+        say(f"dip-engine: {f'variation {variation}: ' if variation else ''}{step.extra['kept_message']}",
+            file=sys.stderr)
+    meta = None if args.strip_metadata else restore.metadata(job, step)
+    if meta is not None and variation:
+        meta["dip:variation"] = variation
+    out = imageio.save_image(step.result, output, quality=args.quality, overwrite=args.overwrite,
+                             metadata=meta, strip_metadata=args.strip_metadata)
+    written = save_confidence(conf, job, step, args.overwrite) if conf is not None else None
+    if conf is not None and written is None:
+        say(f"dip-engine: no confidence map written to {conf}: the result is the classical answer", file=sys.stderr)
+    return out, written
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ import torch
 
 from . import __version__, memory, parallel, physics, presets, regions
 from . import classical  # noqa: F401 - tests patch restore.classical.usable_mse
+from . import confidence
 from . import device as devices
 from .fit import Control, Step, fit
 from .imageio import Photo
@@ -431,9 +432,13 @@ def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, c
             step.checkpoint["run"] = dict(ident)
         if step.done and (step.image is None or not step.usable):
             step.image, step.usable, step.result_iteration = classic, False, None
+            step.confidence = None   # the classical answer: no fit to be unsure about
             _kept(job, step)
         if step.image is not None:
             step.image = composite(step.image)
+        if step.confidence is not None:
+            step.confidence = confidence.fill_only(step.confidence, job.mask if job.task == "inpaint" else None,
+                                                   region)
         if step.done:
             step.extra.setdefault("kept", None)
             step.result = compose(job, step.image, region)
@@ -468,6 +473,11 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
             classic = ph.classical(pixels, (t, l, b, r))
             base[t:b, l:r][fill] = classic[fill]
     images: dict[int, np.ndarray] = {}   # each part's latest image (dropped when it ends unusable)
+    maps: dict[int, np.ndarray] = {}     # ... and its confidence map
+
+    def spread() -> np.ndarray:
+        return confidence.mosaic(maps, pl.regions, (H, W), weights=weights if pl.tiled else None,
+                                 fills=None if pl.tiled else fills)
 
     def picture() -> np.ndarray:
         out = base.copy()
@@ -498,16 +508,20 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
         iters[i] = step.iteration
         if step.image is not None:
             images[i] = step.image
+        if step.confidence is not None:
+            maps[i] = step.confidence
         if step.done:
             ended[i] = step
             if step.image is None or not step.usable:
                 images.pop(i, None)
+                maps.pop(i, None)
             if step.stopped_by == "user":
                 stopped_by = "user"
             elif step.stopped_by == "auto" and stopped_by == "iterations":
                 stopped_by = "auto"
         last = _parts_step(step, i, n, per, iters, ended, t0, preset, workers,
                            picture() if step.done or step.image is not None else None, pl, (H, W))
+        last.confidence = spread() if last.image is not None else None
         yield last
     unfinished = [i for i in range(n) if i not in ended or i not in images]
     out = replace(last, done=True, stopped_by=stopped_by, eta_s=None, eta_range=None, progress=1.0,
@@ -517,6 +531,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
         which = "all parts" if len(unfinished) == n else \
             f"part{'s' if len(unfinished) > 1 else ''} {', '.join(str(k + 1) for k in unfinished)} of {n}"
         _kept(job, out, f" in {which}")
+    out.confidence = spread()
     out.result = compose(job, out.image, whole(H, W))
     yield out
 
