@@ -105,12 +105,12 @@ def _selftest(t0: float) -> str:
         shown = time.perf_counter() - t0
         age = process_age()
         try:
-            _check(window.open_path(str(sample)), f"the window could not open {sample.name}")
+            _check(window.files.open_path(str(sample)), f"the window could not open {sample.name}")
             photo = window.document.photo
             _check((photo.width, photo.height) == (451, 300), f"{sample.name} opened as {photo.width}x{photo.height}")
             w, h = CROP
             top, left = (photo.height - h) // 2, (photo.width - w) // 2
-            window.set_photo(photo.with_data(photo.data[top:top + h, left:left + w].copy()), None, name="selftest")
+            window.document.load(photo.with_data(photo.data[top:top + h, left:left + w].copy()), None, name="selftest")
             tp = window.task_panel
             tp.task_buttons["denoise"].click()
             tp.select_preset("fast")
@@ -127,7 +127,7 @@ def _selftest(t0: float) -> str:
             torch.set_num_threads(1)
             fit_start = time.perf_counter()
             try:
-                _check(window.start_run(), "the run did not start")
+                _check(window.run.start(), "the run did not start")
                 finished = _wait(app, lambda: done or failed, TIMEOUT_S)
             finally:
                 torch.set_num_threads(threads)
@@ -136,7 +136,7 @@ def _selftest(t0: float) -> str:
                 _wait(app, lambda: not window.runner.busy, 30)
             _check(finished, f"the run did not finish within {TIMEOUT_S:.0f} s")
             _check(not failed, f"the run failed: {failed[0] if failed else ''}")
-            _check(window.frames_received >= 1, "no frame reached the window")
+            _check(window.run.frames_received >= 1, "no frame reached the window")
             result = window.document.result
             _check(result is not None and (result.width, result.height) == CROP,
                    f"the result is missing or the wrong size: {None if result is None else (result.width, result.height)}")
@@ -150,7 +150,7 @@ def _selftest(t0: float) -> str:
             app.processEvents()
     since = f", {age:.2f} s after process start" if age is not None else ""
     return (f"selftest ok: window shown {shown:.2f} s after main(){since}; restored a {CROP[0]}x{CROP[1]} crop of "
-            f"{sample.name} in {ITERATIONS} iterations, {window.frames_received} frame(s), fit {fit_s:.1f} s; "
+            f"{sample.name} in {ITERATIONS} iterations, {window.run.frames_received} frame(s), fit {fit_s:.1f} s; "
             f"platform {app.platformName()}")
 
 

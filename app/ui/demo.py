@@ -34,7 +34,7 @@ def paint_stroke(window, points_photo: list[tuple[float, float]]) -> None:
 
 def _paint_demo_mask(window, strokes: int = 2) -> None:
     window.task_panel.task_buttons["inpaint"].click()
-    window.set_tool("brush")
+    window.masks.set_tool("brush")
     w, h = window.document.photo.width, window.document.photo.height
     window.canvas.set_brush_size(max(8, round(min(w, h) * 0.05)))
     paint_stroke(window, [(w * 0.62, h * 0.20 + i * h * 0.03) for i in range(8)])
@@ -47,7 +47,7 @@ def drive(window, state: str) -> None:
         fd, path = tempfile.mkstemp(suffix=".jpg", prefix="holiday-")
         with os.fdopen(fd, "wb") as f:
             f.write(b"\xff\xd8\xff\xe0 this is not really a JPEG")
-        window.open_path(path)
+        window.files.open_path(path)
         os.unlink(path)
         return
     if window.document.photo is None:
@@ -62,7 +62,7 @@ def drive(window, state: str) -> None:
         window.task_panel.channels_spin.setValue(16)
 
         def done():
-            window.set_sources("original", "current")
-            window.set_view_mode("split")
+            window.compare.set_sources("original", "current")
+            window.compare.set_view_mode("split")
         window.resultReady.connect(done)
-    window.start_run()
+    window.run.start()

@@ -72,4 +72,4 @@ def fast_settings(window, task="denoise", iters=20, channels=8, auto_stop=False)
 
 def fitting(window) -> bool:
     """The run has shown a fitted frame (the engine's first frame, iteration 0, is only its preview)."""
-    return window.frame is not None and window.frame.iteration > 0
+    return window.run.frame is not None and window.run.frame.iteration > 0

@@ -21,7 +21,7 @@ def photo_50mp(tmp_path_factory):
 def test_fifty_megapixels_open_display_and_plan_tiles(window, photo_50mp, qtbot):
     from dip_engine import restore
 
-    assert window.open_path(photo_50mp)
+    assert window.files.open_path(photo_50mp)
     assert (window.document.photo.width, window.document.photo.height) == (W, H)
     window.canvas.repaint()
     shot = window.canvas.grab().toImage()

@@ -25,7 +25,7 @@ def _mask(window):
 
 def _run_to_end(qtbot, window, **kw):
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
-        assert window.start_run(**kw)
+        assert window.run.start(**kw)
 
 
 def _new_window(qtbot, settings):
@@ -39,18 +39,18 @@ def _new_window(qtbot, settings):
 
 def test_project_round_trip_through_the_window(window, tiny_photo, qtbot, tmp_path, settings):
     from dip_engine import project
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "inpaint", iters=12)
     mask = _mask(window)
     _run_to_end(qtbot, window)
     assert window.document.checkpoint is not None and window.document.checkpoint["iteration"] == 12
     path = tmp_path / "doc.dipproj"
-    assert window.save_project_to(str(path)) and window.document.result_saved
+    assert window.files.save_project_to(str(path)) and window.document.result_saved
     p = project.load_project(path)
     assert p.checkpoint_iteration == 12 and p.embed_photo and np.array_equal(p.mask, mask)
 
     other = _new_window(qtbot, settings)
-    assert other.open_path(str(path))                          # dip-studio PROJECT goes through here too
+    assert other.files.open_path(str(path))                          # dip-studio PROJECT goes through here too
     assert np.array_equal(other.document.photo.data, window.document.photo.data)
     assert np.array_equal(other.document.mask.array, mask)
     assert other.task_panel.settings() == window.task_panel.settings()
@@ -58,18 +58,20 @@ def test_project_round_trip_through_the_window(window, tiny_photo, qtbot, tmp_pa
     assert np.array_equal(other.document.result.data, window.document.result.data) and other.document.result_snapshot is None
     assert other.document.path == window.document.path               # the original stays guarded
     snap = other.document.history[0]                                    # history is usable: compare, make result
-    assert other.make_result(snap) and other.document.result.width == 48
+    assert other.run.make_result(snap) and other.document.result.width == 48
     assert other.actions_["continue"].isEnabled()
-    other.document.mark_saved()
+    other.actions_["save_project"].trigger()          # Save Project writes back to the file it came from
+    assert project.load_project(path).extra["result_iteration"] == snap.iteration
+    assert other.document.result_saved
     other.close()
 
 
 def test_a_paused_and_stopped_run_continues_from_its_checkpoint(window, tiny_photo, qtbot, tmp_path, settings):
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "denoise", iters=60)
     got = []
     window.runner.checkpointReady.connect(lambda c: got.append(c["iteration"]))
-    assert window.start_run()
+    assert window.run.start()
     qtbot.waitUntil(lambda: fitting(window), timeout=RUN_TIMEOUT)
     window.actions_["pause"].trigger()                          # a pause hands over the run's state
     qtbot.waitUntil(lambda: bool(got), timeout=RUN_TIMEOUT)
@@ -79,10 +81,10 @@ def test_a_paused_and_stopped_run_continues_from_its_checkpoint(window, tiny_pho
     k = window.document.checkpoint["iteration"]
     assert window.document.outcome.stopped_by == "user" and k < 60
     path = tmp_path / "stopped.dipproj"
-    assert window.save_project_to(str(path))
+    assert window.files.save_project_to(str(path))
 
     other = _new_window(qtbot, settings)
-    assert other.open_project(str(path))
+    assert other.files.open_project(str(path))
     assert f"iteration {k}" in other.run_panel.message.text()
     first = []
     other.runner.lossesAdded.connect(lambda pts: first.extend(i for i, _ in pts))   # every fitted iteration
@@ -94,7 +96,7 @@ def test_a_paused_and_stopped_run_continues_from_its_checkpoint(window, tiny_pho
 
 
 def test_changed_settings_start_a_new_run_instead(window, tiny_photo, qtbot, tmp_path):
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "denoise", iters=8)
     _run_to_end(qtbot, window)
     window.document.resume_next = True
@@ -102,7 +104,7 @@ def test_changed_settings_start_a_new_run_instead(window, tiny_photo, qtbot, tmp
     first = []
     window.runner.lossesAdded.connect(lambda pts: first.extend(i for i, _ in pts))   # every fitted iteration
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
-        assert window.start_run()
+        assert window.run.start()
         assert "Starting a new run: the saved run used channels 8, not 12" in window.run_panel.message.text()
     assert first[0] == 1
 
@@ -113,7 +115,7 @@ def test_autosave_of_mask_edits_and_run_checkpoints_off_the_gui_thread(window, t
     assert not window.start_session(folder)
     pm = window.projects
     pm.mask_delay_ms, pm.checkpoint_every_ms = 100, 300
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "inpaint", iters=3000)
     saved = []
     pm.autosaved.connect(saved.append)
@@ -123,12 +125,12 @@ def test_autosave_of_mask_edits_and_run_checkpoints_off_the_gui_thread(window, t
     p = project.load_project(auto)
     assert np.array_equal(p.mask, mask) and p.checkpoint is None
     saved.clear()
-    assert window.start_run()
+    assert window.run.start()
     qtbot.waitUntil(lambda: window.document.checkpoint is not None and bool(saved), timeout=RUN_TIMEOUT)
     p = project.load_project(auto)
     assert p.checkpoint_iteration > 0 and p.extra["run_state"] == "running"
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
-        window.stop_run()
+        window.run.stop()
     qtbot.waitUntil(lambda: project.load_project(auto).extra["run_state"] == "user", timeout=20000)
     window.document.mark_saved()
     window.close()                                              # clean exit: nothing left to recover
@@ -149,11 +151,11 @@ w = MainWindow(QSettings(sys.argv[3], QSettings.Format.IniFormat))
 w.show()
 w.start_session(sys.argv[1])
 w.projects.checkpoint_every_ms = 300
-w.open_path(sys.argv[2])
+w.files.open_path(sys.argv[2])
 fast_settings(w, "inpaint", iters=5000)
 m = np.zeros((40, 48), bool); m[12:22, 10:30] = True
 w.document.mask.set_mask(m, "test")
-w.start_run()
+w.run.start()
 def saved(path):
     from dip_engine import project
     p = project.load_project(path)
@@ -193,11 +195,11 @@ def test_recovery_after_the_app_is_killed_mid_run(tiny_photo, qtbot, tmp_path, s
     assert "Restore continues the run" in w.banner.message()
     first = []
     w.runner.lossesAdded.connect(lambda pts: first.extend(i for i, _ in pts))   # every fitted iteration
-    assert w.start_run()
+    assert w.run.start()
     qtbot.waitUntil(lambda: bool(first), timeout=RUN_TIMEOUT)
     assert first[0] == k + 1                                     # continues where the killed run was
     with qtbot.waitSignal(w.resultReady, timeout=RUN_TIMEOUT):
-        w.stop_run()
+        w.run.stop()
     w.document.mark_saved()
     w.close()
     assert not list(folder.glob("*.dipproj")) and not list(folder.glob("*.lock"))   # clean exit
@@ -207,7 +209,7 @@ def test_recovery_after_the_app_is_killed_mid_run(tiny_photo, qtbot, tmp_path, s
 
 def test_exception_inside_the_engine_run_then_a_new_run(window, tiny_photo, qtbot, monkeypatch):
     from dip_engine import restore
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "denoise", iters=5)
     real = restore.run
 
@@ -217,7 +219,7 @@ def test_exception_inside_the_engine_run_then_a_new_run(window, tiny_photo, qtbo
 
     monkeypatch.setattr(restore, "run", broken)
     with qtbot.waitSignal(window.runner.failed, timeout=RUN_TIMEOUT):
-        assert window.start_run()
+        assert window.run.start()
     assert "something inside broke" in window.banner.message() and window.actions_["run"].isEnabled()
     monkeypatch.setattr(restore, "run", real)
     _run_to_end(qtbot, window)
@@ -227,7 +229,7 @@ def test_exception_inside_the_engine_run_then_a_new_run(window, tiny_photo, qtbo
 def test_out_of_memory_shows_the_way_forward(window, tiny_photo, qtbot, monkeypatch):
     import torch
     from dip_engine import restore
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "denoise", iters=5)
 
     def oom(job, control=None, resume=None):
@@ -236,7 +238,7 @@ def test_out_of_memory_shows_the_way_forward(window, tiny_photo, qtbot, monkeypa
 
     monkeypatch.setattr(restore, "run", oom)
     with qtbot.waitSignal(window.runner.failed, timeout=RUN_TIMEOUT):
-        assert window.start_run()
+        assert window.run.start()
     msg = window.banner.message()
     assert msg.startswith("Out of memory") and "\n" not in msg
     for way in ("smaller region", "fewer channels", "'fast' preset", "CPU"):
@@ -246,7 +248,7 @@ def test_out_of_memory_shows_the_way_forward(window, tiny_photo, qtbot, monkeypa
 
 def test_memory_estimate_refuses_a_run_that_cannot_fit(window, tiny_photo, qtbot, monkeypatch):
     from dip_engine import restore
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "denoise", iters=5)
     real = restore.plan
 
@@ -256,19 +258,19 @@ def test_memory_estimate_refuses_a_run_that_cannot_fit(window, tiny_photo, qtbot
         return p
 
     monkeypatch.setattr(restore, "plan", tight)
-    assert not window.start_run()
+    assert not window.run.start()
     assert "fewer channels" in window.banner.message() and not window.runner.busy
     monkeypatch.setattr(restore, "plan", real)
-    assert window.start_run()
+    assert window.run.start()
     assert "Fitting all 48x40 px at once" in window.run_panel.message.text()    # the plan, at run start
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=RUN_TIMEOUT)
 
 
 def test_disk_full_while_saving_keeps_the_previous_file(window, tiny_photo, qtbot, tmp_path, monkeypatch):
     from dip_engine import project
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     path = tmp_path / "p.dipproj"
-    assert window.save_project_to(str(path))
+    assert window.files.save_project_to(str(path))
     before = path.read_bytes()
 
     def full(fp, members):
@@ -277,7 +279,7 @@ def test_disk_full_while_saving_keeps_the_previous_file(window, tiny_photo, qtbo
 
     monkeypatch.setattr(project, "_write_zip", full)
     _mask(window)
-    assert not window.save_project_to(str(path))
+    assert not window.files.save_project_to(str(path))
     assert "No space left" in window.banner.message() and "free some space" in window.banner.message()
     assert path.read_bytes() == before and not [f for f in tmp_path.iterdir() if f.name.endswith(".tmp")]
     # autosave hits the same disk: one message, the app goes on, the last autosave is intact
@@ -300,7 +302,7 @@ def test_disk_full_while_saving_keeps_the_previous_file(window, tiny_photo, qtbo
 
 def test_read_only_folder_while_saving(window, tiny_photo, tmp_path, monkeypatch):
     from dip_engine import imageio
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     ro = tmp_path / "ro"
     ro.mkdir()
     if os.name == "posix" and os.geteuid() != 0:
@@ -311,7 +313,7 @@ def test_read_only_folder_while_saving(window, tiny_photo, tmp_path, monkeypatch
             PermissionError(errno.EACCES, os.strerror(errno.EACCES))) if str(f).endswith(".tmp")
             else real_open(f, *a, **k))
     try:
-        assert not window.save_project_to(str(ro / "p.dipproj"))
+        assert not window.files.save_project_to(str(ro / "p.dipproj"))
         assert "cannot write in this folder" in window.banner.message()
         assert not (ro / "p.dipproj").exists()
     finally:
@@ -319,25 +321,25 @@ def test_read_only_folder_while_saving(window, tiny_photo, tmp_path, monkeypatch
 
 
 def test_a_second_run_is_refused_while_one_runs(window, tiny_photo, qtbot):
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "denoise", iters=2000)
-    assert window.start_run()
+    assert window.run.start()
     control = window.runner.control
     assert not window.actions_["run"].isEnabled() and not window.run_panel.run_button.isEnabled()
     assert not window.actions_["continue"].isEnabled()
-    assert not window.start_run() and not window.continue_run()          # direct calls are refused...
+    assert not window.run.start() and not window.run.continue_run()          # direct calls are refused...
     assert "already running" in window.hint_label.text()                   # ... and say why
     assert window.runner.control is control                                # the first run is untouched
-    window.stop_run()
+    window.run.stop()
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=RUN_TIMEOUT)
 
 
 def test_closing_during_a_run_leaves_no_thread(window, tiny_photo, qtbot, tmp_path):
     window.start_session(tmp_path / "auto")
     window.projects.checkpoint_every_ms = 200
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "denoise", iters=2000)
-    assert window.start_run()
+    assert window.run.start()
     qtbot.waitUntil(lambda: window.document.checkpoint is not None, timeout=RUN_TIMEOUT)
     asked = []
     window.confirm = lambda title, text: asked.append(title) or True       # "yes, stop and close"

@@ -52,7 +52,7 @@ def _scripted(window, fn):
 def _run_scripted(qtbot, window, fn):
     _scripted(window, fn)
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
-        assert window.start_run()
+        assert window.run.start()
 
 
 def _finished_run(job, control):
@@ -70,8 +70,8 @@ def _drop(window, path):
 
 # ------------------------------------------------------------------ item 5: unsaved results
 def test_every_way_of_opening_a_photo_asks_before_an_unsaved_result_is_lost(window, tiny_photo, big_photo, qtbot):
-    window.open_path(big_photo)
-    window.open_path(tiny_photo)                      # both in Open Recent
+    window.files.open_path(big_photo)
+    window.files.open_path(tiny_photo)                      # both in Open Recent
     fast_settings(window, "denoise")
     _run_scripted(qtbot, window, _finished_run)
     result = window.document.result
@@ -79,11 +79,11 @@ def test_every_way_of_opening_a_photo_asks_before_an_unsaved_result_is_lost(wind
     asked = []
     window.confirm = lambda title, text: asked.append((title, text)) or False
 
-    assert not window.open_path(big_photo)                                  # Open… and the command line
+    assert not window.files.open_path(big_photo)                                  # Open… and the command line
     assert asked[-1][0] == "Open another photo" and "not saved" in asked[-1][1]
     _drop(window, big_photo)                                                # drag and drop
     assert len(asked) == 2
-    recent = [a for a in window.recent_menu.actions() if a.text().endswith("big.png")]
+    recent = [a for a in window.files.recent_menu.actions() if a.text().endswith("big.png")]
     recent[0].trigger()                                                     # File > Open Recent
     assert len(asked) == 3
     QApplication.clipboard().setImage(QImage(big_photo))
@@ -94,17 +94,17 @@ def test_every_way_of_opening_a_photo_asks_before_an_unsaved_result_is_lost(wind
     window.confirm = lambda title, text: asked.append((title, text)) or True
     _drop(window, big_photo)
     assert len(asked) == 5 and window.document.photo.width == 400 and window.document.result is None
-    assert window.open_path(tiny_photo) and len(asked) == 5                 # nothing unsaved: no question
+    assert window.files.open_path(tiny_photo) and len(asked) == 5                 # nothing unsaved: no question
 
 
 # ------------------------------------------------------------------ item 6: SR sizes and zoom
 def test_after_super_resolution_the_size_and_zoom_are_the_outputs(window, tiny_photo, qtbot):
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "sr", iters=10)
     tp = window.task_panel
     tp.scale_combo.setCurrentIndex(tp.scale_combo.findData(2))
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
-        assert window.start_run()
+        assert window.run.start()
     assert (window.document.result.width, window.document.result.height) == (96, 80)
     assert window.info_label.text().startswith("96 × 80")
     window.canvas.setFocus()
@@ -120,7 +120,7 @@ def test_after_super_resolution_the_size_and_zoom_are_the_outputs(window, tiny_p
 
 # ------------------------------------------------------------------ item 7: steady canvas, brush
 def test_the_photo_keeps_its_place_when_the_history_and_banners_appear(window, big_photo, tmp_path, qtbot):
-    window.open_path(big_photo)
+    window.files.open_path(big_photo)
     fast_settings(window, "denoise")
     qtbot.wait(50)
     c = window.canvas
@@ -137,7 +137,7 @@ def test_the_photo_keeps_its_place_when_the_history_and_banners_appear(window, b
 
     _scripted(window, run)
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
-        assert window.start_run()
+        assert window.run.start()
         qtbot.waitUntil(lambda: len(window.document.history) >= 2, timeout=RUN_TIMEOUT)
         assert window.filmstrip.isVisible() and window.compare_bar.isVisible()
         assert (c.size(), c.zoom, c.cx, c.cy) == view                  # strip, bar and live frames
@@ -148,12 +148,12 @@ def test_the_photo_keeps_its_place_when_the_history_and_banners_appear(window, b
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not a png")
     window.document.mark_saved()
-    assert not window.open_path(str(bad)) and window.banner.kind == "error"
+    assert not window.files.open_path(str(bad)) and window.banner.kind == "error"
     assert (c.size(), c.zoom, c.cx, c.cy) == view                      # an error banner
 
 
 def test_choosing_inpaint_readies_a_brush_sized_to_the_photo(window, big_photo, tiny_photo, qtbot, settings):
-    window.open_path(big_photo)                                          # 400 x 300
+    window.files.open_path(big_photo)                                          # 400 x 300
     window.task_panel.task_buttons["denoise"].click()
     assert window.canvas.tool == TOOL_PAN
     window.task_panel.task_buttons["inpaint"].click()
@@ -166,16 +166,16 @@ def test_choosing_inpaint_readies_a_brush_sized_to_the_photo(window, big_photo, 
     qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=p1.toPoint())
     m = window.document.mask.array
     assert m[150, 150] and not m[150 + 5, 150]
-    window.open_path(tiny_photo)                                         # 48 x 40: small, but usable
+    window.files.open_path(tiny_photo)                                         # 48 x 40: small, but usable
     assert c.brush_size == 3
     window.mask_panel.size_spin.setValue(10)                             # a quarter of this photo's side
-    window.open_path(big_photo)
+    window.files.open_path(big_photo)
     assert c.brush_size == 75                                            # ... kept as a share
 
 
 # ------------------------------------------------------------------ item 4: one numbering
 def test_result_filmstrip_chart_and_counter_share_one_numbering(window, tiny_photo, qtbot):
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "denoise", auto_stop=True)
     axis_vs_counter = []
 
@@ -212,7 +212,7 @@ def test_result_filmstrip_chart_and_counter_share_one_numbering(window, tiny_pho
 
 # ------------------------------------------------------------------ item 3: progress and ETA
 def test_progress_bar_follows_the_engines_fraction_and_the_eta_is_a_range(window, tiny_photo, qtbot):
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "denoise")
     gates = [threading.Event(), threading.Event()]
 
@@ -228,7 +228,7 @@ def test_progress_bar_follows_the_engines_fraction_and_the_eta_is_a_range(window
     rp = window.run_panel
     _scripted(window, run)
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
-        assert window.start_run()
+        assert window.run.start()
         qtbot.waitUntil(lambda: rp.iter_value.text().startswith("100 /"), timeout=RUN_TIMEOUT)
         assert rp.bar.value() / rp.bar.maximum() == 0.25                  # the engine's fraction, not 100/6000
         assert rp.eta_value.text() == "about 2–4 min"
@@ -254,7 +254,7 @@ def test_eta_ranges_read_as_a_person_would_say_them():
 # ------------------------------------------------------------------ item 2: kept fallbacks
 def test_a_run_stopped_too_early_says_so_and_saves_the_original(window, tiny_photo, qtbot, tmp_path):
     from dip_engine import imageio
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "denoise")
     gate = threading.Event()
     said = "Stopped at iteration 45: too early to be useful; the original is kept."
@@ -270,20 +270,20 @@ def test_a_run_stopped_too_early_says_so_and_saves_the_original(window, tiny_pho
 
     _scripted(window, run)
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
-        assert window.start_run()
-        qtbot.waitUntil(lambda: window.frame is not None, timeout=RUN_TIMEOUT)
+        assert window.run.start()
+        qtbot.waitUntil(lambda: window.run.frame is not None, timeout=RUN_TIMEOUT)
         window.actions_["stop"].trigger()
         gate.set()
     assert window.banner.message().startswith(said) and window.banner.kind != "success"
     assert window.run_panel.message.text() == said
     assert window.canvas.label_a == "Result (original kept)"
     out = tmp_path / "saved.png"
-    assert window.save_result_to(str(out))                                 # what Ctrl+S writes
+    assert window.files.save_result_to(str(out))                                 # what Ctrl+S writes
     assert np.array_equal(imageio.load_image(out).data, window.document.photo.data)
 
 
 def test_a_tiled_run_stopped_part_way_names_the_parts_that_kept_the_input(window, big_photo, qtbot):
-    window.open_path(big_photo)
+    window.files.open_path(big_photo)
     fast_settings(window, "denoise")
 
     def run(job, control):
@@ -311,7 +311,7 @@ def test_a_tiled_run_stopped_part_way_names_the_parts_that_kept_the_input(window
 
 
 def test_the_live_view_starts_from_the_engines_preview(window, tiny_photo, qtbot):
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "sr")
     gate = threading.Event()
 
@@ -327,9 +327,9 @@ def test_the_live_view_starts_from_the_engines_preview(window, tiny_photo, qtbot
 
     _scripted(window, run)
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
-        assert window.start_run()
-        qtbot.waitUntil(lambda: window.frame is not None, timeout=RUN_TIMEOUT)
-        assert window.frame.iteration == 0 and window.canvas.layers[-1] is window.frame_layer
+        assert window.run.start()
+        qtbot.waitUntil(lambda: window.run.frame is not None, timeout=RUN_TIMEOUT)
+        assert window.run.frame.iteration == 0 and window.canvas.layers[-1] is window.compare.current_layer
         assert window.canvas.label_a == "Starting point: the Lanczos upscale"
         assert window.run_panel.curve.losses.size == 0                    # a preview is not a fitted loss
         gate.set()
@@ -337,12 +337,12 @@ def test_the_live_view_starts_from_the_engines_preview(window, tiny_photo, qtbot
 
 
 def test_the_real_engines_first_frame_is_the_photo_not_noise(window, tiny_photo, qtbot):
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     fast_settings(window, "denoise", iters=30)
     frames = []
     window.runner.frameReady.connect(frames.append)
     with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
-        assert window.start_run()
+        assert window.run.start()
     first = frames[0]
     assert first.iteration == 0
     assert np.array_equal(first.display, window.document.converter(window.document.photo.data))

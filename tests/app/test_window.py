@@ -26,12 +26,12 @@ def _stroke(qtbot, canvas, points):
 def test_starts_empty_then_opens_a_file(window, tiny_photo):
     assert window.document.photo is None and not window.canvas.has_scene()
     assert not window.actions_["run"].isEnabled()
-    assert window.open_path(tiny_photo)
+    assert window.files.open_path(tiny_photo)
     assert (window.document.photo.width, window.document.photo.height) == (48, 40)
     assert window.canvas.has_scene() and window.canvas.layers
     assert "tiny.png" in window.windowTitle()
-    assert window.recent[0].endswith("tiny.png")
-    assert window.recent_menu.actions()[0].text().endswith("tiny.png")
+    assert window.files.recent[0].endswith("tiny.png")
+    assert window.files.recent_menu.actions()[0].text().endswith("tiny.png")
     assert window.actions_["run"].isEnabled()
     assert "48 × 40" in window.info_label.text()
 
@@ -64,7 +64,7 @@ def test_drop_and_paste_open_photos(window, tiny_photo, big_photo):
 
 
 def test_paint_erase_undo_redo_with_real_mouse_events(window, big_photo, qtbot):
-    window.open_path(big_photo)
+    window.files.open_path(big_photo)
     window.task_panel.task_buttons["inpaint"].click()
     window.actions_["brush"].trigger()
     c = window.canvas
@@ -98,7 +98,7 @@ def test_paint_erase_undo_redo_with_real_mouse_events(window, big_photo, qtbot):
 
 
 def test_bracket_keys_and_alt_wheel_change_the_brush(window, big_photo, qtbot, settings):
-    window.open_path(big_photo)
+    window.files.open_path(big_photo)
     window.actions_["brush"].trigger()
     c = window.canvas
     c.set_brush_size(40)
@@ -120,7 +120,7 @@ def test_bracket_keys_and_alt_wheel_change_the_brush(window, big_photo, qtbot, s
 
 
 def test_zoom_pan_and_peek(window, big_photo, qtbot):
-    window.open_path(big_photo)
+    window.files.open_path(big_photo)
     c = window.canvas
     fit_zoom = c.zoom
     window.actions_["actual"].trigger()
@@ -148,7 +148,7 @@ def test_zoom_pan_and_peek(window, big_photo, qtbot):
 
 
 def test_overlay_opacity_show_hide_and_mask_ops(window, big_photo, qtbot):
-    window.open_path(big_photo)
+    window.files.open_path(big_photo)
     window.task_panel.task_buttons["inpaint"].click()
     window.actions_["brush"].trigger()
     window.mask_panel.opacity_slider.setValue(30)
@@ -177,19 +177,19 @@ def test_overlay_opacity_show_hide_and_mask_ops(window, big_photo, qtbot):
 
 
 def test_mask_png_round_trip(window, big_photo, qtbot, tmp_path):
-    window.open_path(big_photo)
+    window.files.open_path(big_photo)
     window.task_panel.task_buttons["inpaint"].click()
     window.actions_["brush"].trigger()
     window.canvas.set_brush_size(25)
     _stroke(qtbot, window.canvas, [(50, 50), (120, 90)])
     saved = window.document.mask.array.copy()
     path = tmp_path / "mask.png"
-    assert window.save_mask(str(path))
+    assert window.masks.save(str(path))
     png = np.asarray(Image.open(path))
     assert png.dtype == np.uint8 and set(np.unique(png)) <= {0, 255}
     assert np.array_equal(png.reshape(png.shape[0], png.shape[1], -1)[..., 0] == 255, saved)
     window.actions_["clear_mask"].trigger()
-    assert window.load_mask(str(path))
+    assert window.masks.load(str(path))
     assert np.array_equal(window.document.mask.array, saved)
     window.actions_["undo"].trigger()                 # loading is one undo step
     assert not window.document.mask.array.any()
@@ -198,22 +198,22 @@ def test_mask_png_round_trip(window, big_photo, qtbot, tmp_path):
 def test_corrupt_file_shows_a_message_and_the_app_keeps_working(window, tmp_path, tiny_photo):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
-    assert not window.open_path(str(bad))
+    assert not window.files.open_path(str(bad))
     assert window.banner.isVisible() and window.banner.kind == "error"
     text = window.banner.message()
     assert "broken.jpg" in text and "\n" not in text and "Traceback" not in text
     assert QApplication.activeModalWidget() is None
     assert window.document.photo is None
-    assert not window.open_path(str(tmp_path / "missing.png"))
+    assert not window.files.open_path(str(tmp_path / "missing.png"))
     assert "missing.png" in window.banner.message()
-    assert window.open_path(tiny_photo)                 # still works
+    assert window.files.open_path(tiny_photo)                 # still works
     assert not window.banner.isVisible()
 
 
 def test_inpaint_needs_a_mask_message(window, tiny_photo):
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     window.task_panel.task_buttons["inpaint"].click()
-    assert not window.start_run()
+    assert not window.run.start()
     assert "mask" in window.banner.message().lower()
     assert not window.runner.busy
 
@@ -224,7 +224,7 @@ def test_settings_persist_and_reset(qtbot, settings, tiny_photo):
     w.confirm = lambda *a: True
     qtbot.addWidget(w)
     w.show()
-    w.open_path(tiny_photo)
+    w.files.open_path(tiny_photo)
     w.task_panel.task_buttons["sr"].click()
     w.task_panel.scale_combo.setCurrentIndex(w.task_panel.scale_combo.findData(4))
     w.task_panel.select_preset("fast")
@@ -240,12 +240,12 @@ def test_settings_persist_and_reset(qtbot, settings, tiny_photo):
     assert (s.task, s.scale, s.preset, s.seed) == ("sr", 4, "fast", 5)
     assert w2.canvas.brush_size == 33
     assert abs(w2.canvas.mask_opacity - 0.4) < 1e-6
-    assert w2.recent and w2.recent[0].endswith("tiny.png")
-    assert w2.last_folder() != ""
+    assert w2.files.recent and w2.files.recent[0].endswith("tiny.png")
+    assert w2.files.last_folder() != ""
     w2.actions_["reset_settings"].trigger()
     s = w2.task_panel.settings()
     assert (s.task, s.preset, s.seed) == ("inpaint", "fast", 0)
-    assert w2.recent == [] and w2.canvas.brush_size == 40
+    assert w2.files.recent == [] and w2.canvas.brush_size == 40
     w2.close()
 
 
@@ -253,7 +253,7 @@ def test_16_bit_gray_photo_is_shown_correctly(window, tmp_path):
     a = (np.arange(64 * 48, dtype=np.uint32).reshape(48, 64) * 21).astype(np.uint16)
     path = tmp_path / "deep.png"
     Image.fromarray(a).save(path)
-    assert window.open_path(str(path))
+    assert window.files.open_path(str(path))
     assert window.document.photo.bit_depth == 16
     assert "16-bit gray" in window.info_label.text()
     img = window.canvas.grab().toImage()
@@ -266,7 +266,7 @@ def test_16_bit_gray_photo_is_shown_correctly(window, tmp_path):
 
 
 def test_keyboard_shortcuts_reach_the_actions(window, big_photo, qtbot):
-    window.open_path(big_photo)
+    window.files.open_path(big_photo)
     window.task_panel.task_buttons["denoise"].click()
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
@@ -294,7 +294,7 @@ def test_keyboard_shortcuts_reach_the_actions(window, big_photo, qtbot):
 
 def test_thick_marks_switch_the_shown_preset_to_the_large_hole_network(window, big_photo, qtbot):
     from dip_engine import presets
-    window.open_path(big_photo)
+    window.files.open_path(big_photo)
     window.task_panel.task_buttons["inpaint"].click()
     window.actions_["brush"].trigger()
     tp = window.task_panel
@@ -314,7 +314,7 @@ def test_thick_marks_switch_the_shown_preset_to_the_large_hole_network(window, b
 
 
 def test_auto_stop_is_offered_only_where_there_is_a_peak_to_find(window, tiny_photo):
-    window.open_path(tiny_photo)
+    window.files.open_path(tiny_photo)
     tp = window.task_panel
     tp.task_buttons["denoise"].click()
     assert tp.auto_stop.isEnabled()
@@ -323,3 +323,23 @@ def test_auto_stop_is_offered_only_where_there_is_a_peak_to_find(window, tiny_ph
     assert "whole budget" in tp.preset_hint.text()
     tp.task_buttons["sr"].click()
     assert tp.auto_stop.isEnabled()
+
+
+def test_live_frames_redraw_the_view_but_leave_the_action_states_alone(window, tiny_photo, monkeypatch):
+    """Action states follow the document and what is shown, not each of ~15 live frames a second."""
+    import app.ui.window as win
+    from app.worker import Frame
+    window.files.open_path(tiny_photo)
+    calls = []
+    real = win.update_enabled
+    monkeypatch.setattr(win, "update_enabled", lambda *a: (calls.append(1), real(*a)))
+    red = np.zeros((40, 48, 3), np.uint8)
+    red[..., 0] = 250
+    for i in range(1, 31):
+        window.runner.frameReady.emit(Frame(10 * i, red, (0, 0, 40, 48)))
+    assert calls == []
+    c = window.canvas
+    c.repaint()
+    mid = c.grab().toImage().pixelColor(c.width() // 2, c.height() // 2)
+    assert (mid.red(), mid.green(), mid.blue()) == (250, 0, 0)          # the newest frame is on screen
+    assert window.files.open_path(tiny_photo) and calls                 # a new document: the states follow
