@@ -143,6 +143,65 @@ def _copy_moments(src, dst: dict | None = None) -> dict:
     return dst
 
 
+def _cpu(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.detach().to("cpu", copy=True)
+
+
+@dataclass(eq=False)
+class FitState:
+    """Everything a fit carries from one iteration to the next.
+
+    `state_dict()` is the checkpoint (`Step.checkpoint`: CPU tensors, numbers, lists and dicts,
+    so a project stores it with `torch.save` and reads it with weights_only) and
+    `load_state_dict()` resumes from one; keys an older checkpoint lacks keep their start values.
+    """
+    net: nn.Module
+    optimizer: torch.optim.Optimizer
+    z: torch.Tensor                       # the net's input
+    noise_rng: torch.Generator            # perturbs the input each iteration
+    es: WindowedVariance
+    confidence: Tracker | None
+    seed: int
+    usable: bool                          # the result beats the classical answer (latched while running)
+    gated: bool                           # auto-stop may fire (Problem.stop_gate_mse reached)
+    iteration: int = 0
+    smoothed: torch.Tensor | None = None  # EMA of the outputs
+    best: torch.Tensor | None = None      # the EMA taken after the detected peak
+    best_due: int | None = None           # the iteration at which `best` is to be taken
+    best_it: int | None = None            # the iteration whose EMA `best` is
+    lowest_loss: float | None = None      # of the accepted steps (blow-up detection)
+    restarts: int = 0                     # blow-ups recovered from
+    elapsed_s: float = 0.0                # fitting time, pauses excluded
+
+    _TENSORS = ("z", "smoothed", "best")
+    _NUMBERS = ("iteration", "best_due", "best_it", "usable", "gated", "lowest_loss", "restarts", "elapsed_s",
+                "seed")
+
+    def state_dict(self) -> dict:
+        s = {k: getattr(self, k) for k in self._NUMBERS}
+        s.update({k: _cpu(getattr(self, k)) for k in self._TENSORS})
+        s.update(net={k: _cpu(v) for k, v in self.net.state_dict().items()},
+                 optimizer=_cpu_state(self.optimizer.state_dict()), noise_rng=self.noise_rng.get_state(),
+                 es=self.es.state_dict(), confidence=self.confidence.state_dict() if self.confidence else None)
+        return s
+
+    def load_state_dict(self, s: dict) -> None:
+        device = self.z.device
+        self.net.load_state_dict(s["net"])
+        self.optimizer.load_state_dict(s["optimizer"])
+        self.noise_rng.set_state(s["noise_rng"])
+        self.es.load_state_dict(s["es"])
+        if self.confidence is not None:
+            self.confidence.load_state_dict(s.get("confidence"), device)
+        self.z = s["z"].to(device)
+        self.smoothed, self.best = (None if s.get(k) is None else s[k].to(device) for k in ("smoothed", "best"))
+        self.iteration, self.restarts, self.elapsed_s = s["iteration"], s["restarts"], s["elapsed_s"]
+        self.best_due, self.best_it = s.get("best_due"), s.get("best_it")
+        self.usable = self.usable or s.get("usable", False)
+        self.gated = self.gated or s.get("gated", True)
+        self.lowest_loss = s.get("lowest_loss", s.get("last_loss"))  # older checkpoints: the last loss
+
+
 def build_net(preset: Preset, c_out: int) -> nn.Module:
     if preset.net == "decoder":
         return nets.DeepDecoder(c_out, channels=_first(preset.channels), layers=preset.scales)
@@ -200,64 +259,33 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         torch.manual_seed(seed)
         net = build_net(preset, c)
     net = net.to(device)
-    z = make_input(preset, net, (H, W), gen).to(device)
-    noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
     obs = problem.observation.to(device)
     weight = problem.weight.to(device) if problem.weight is not None else None
     op = problem.operator.to(device)
     opt = make_optimizer(net, lr or preset.lr)
+    es = WindowedVariance(preset.es_window, preset.es_patience)
+    st = FitState(net, opt, make_input(preset, net, (H, W), gen).to(device),
+                  torch.Generator(device=device).manual_seed(seed + 1), es,
+                  Tracker(preset.es_window) if confidence else None, seed,
+                  usable=problem.usable_mse is None, gated=problem.stop_gate_mse is None)
+    if resume is not None:
+        st.load_state_dict(resume)
+    conf = st.confidence
 
     def forward(inp: torch.Tensor) -> torch.Tensor:
         out = net(inp, (H, W)) if isinstance(net, nets.DeepDecoder) else net(inp)
         return out[..., :H, :W]
 
-    es = WindowedVariance(preset.es_window, preset.es_patience)
-    conf = Tracker(preset.es_window) if confidence else None
     stride = max(1, int(math.sqrt(H * W / ES_PIXELS)))
     params = list(net.parameters())
     good = [p.detach().clone() for p in params]  # clone: on CPU .cpu() would alias the live tensor
-    smoothed = best = None
-    best_it = None  # the iteration whose smoothed output `best` is
-    usable = problem.usable_mse is None
-    gated = problem.stop_gate_mse is None
     stops = auto_stop and preset.auto_stop
     # ES-WMV finds the peak of the raw output; the EMA lags it by about 1 / (1 - w) iterations, so
     # the result is the EMA that many iterations after the detected peak (or the latest EMA when
     # the run ends before then).
     lag = round(1 / (1 - preset.exp_weight)) if preset.exp_weight < 1 else 0
-    best_due = None
-    lowest_loss = None  # of the accepted steps: a blow-up that creeps up step by step is caught too
     good_moments = None  # the optimiser state that goes with `good`
-    restarts = 0
-    elapsed = 0.0
     stopped_by = "iterations"
-    it = 0
-    if resume is not None:
-        net.load_state_dict(resume["net"])
-        opt.load_state_dict(resume["optimizer"])
-        z = resume["z"].to(device)
-        noise_gen.set_state(resume["noise_rng"])
-        smoothed = resume["smoothed"].to(device) if resume["smoothed"] is not None else None
-        best = resume["best"].to(device) if resume["best"] is not None else None
-        best_due, best_it = resume.get("best_due"), resume.get("best_it")
-        usable = usable or resume.get("usable", False)
-        gated = gated or resume.get("gated", True)
-        es.load_state_dict(resume["es"])
-        if conf is not None:
-            conf.load_state_dict(resume.get("confidence"), device)
-        it, restarts, elapsed = resume["iteration"], resume["restarts"], resume["elapsed_s"]
-        lowest_loss = resume.get("lowest_loss", resume.get("last_loss"))  # older checkpoints: the last loss
-        good = [p.detach().clone() for p in params]
-
-    def checkpoint() -> dict:
-        def cpu(t):
-            return None if t is None else t.detach().to("cpu", copy=True)
-        return {"iteration": it, "net": {k: cpu(v) for k, v in net.state_dict().items()},
-                "optimizer": _cpu_state(opt.state_dict()), "z": cpu(z), "noise_rng": noise_gen.get_state(),
-                "smoothed": cpu(smoothed), "best": cpu(best), "best_due": best_due, "best_it": best_it, "usable": usable, "gated": gated,
-                "es": es.state_dict(), "lowest_loss": lowest_loss,
-                "confidence": conf.state_dict() if conf is not None else None,
-                "restarts": restarts, "elapsed_s": elapsed, "seed": seed}
 
     def snapshot_image(t: torch.Tensor) -> np.ndarray:
         return t[0].permute(1, 2, 0).float().cpu().numpy().copy()
@@ -267,43 +295,43 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
             return float(weighted_mse(op(t), obs, weight))
 
     def step(done: bool, loss: float, with_image: bool) -> Step:
-        nonlocal usable
-        spi = elapsed / max(it, 1)
+        it = st.iteration
+        spi = st.elapsed_s / max(it, 1)
         img = shown = None
-        if with_image and smoothed is not None:
-            at_best = done and best is not None and best_due is None
-            shown = best if at_best else smoothed
+        if with_image and st.smoothed is not None:
+            at_best = done and st.best is not None and st.best_due is None
+            shown = st.best if at_best else st.smoothed
             img = snapshot_image(shown)
-        if shown is not None and (done or not usable):
+        if shown is not None and (done or not st.usable):
             # latched while running (the fit only gets closer); the final image is judged on its own
             ok = data_term(shown) <= problem.usable_mse if problem.usable_mse is not None else True
-            usable = ok if done else usable or ok
+            st.usable = ok if done else st.usable or ok
         if done:
             eta = rng = None
         else:
             soon = min(es.earliest_stop(it), total) if stops else total
             guess = min(total, max(soon, round(EXPECTED_STOP * total))) if stops else total
             eta, rng = spi * (guess - it), (spi * (soon - it), spi * (total - it))
-        s = Step(it, total, loss, elapsed, spi, eta, img,
+        s = Step(it, total, loss, st.elapsed_s, spi, eta, img,
                  es.variance, es.peak if preset.auto_stop else None,  # no peak to show where there is none to find
-                 preset.auto_stop and gated and es.should_stop, done, stopped_by if done else None, restarts,
-                 progress=1.0 if done else it / total, eta_range=rng, usable=usable,
-                 result_iteration=(best_it if shown is best else it) if done and shown is not None else None)
+                 preset.auto_stop and st.gated and es.should_stop, done, stopped_by if done else None, st.restarts,
+                 progress=1.0 if done else it / total, eta_range=rng, usable=st.usable,
+                 result_iteration=(st.best_it if shown is st.best else it) if done and shown is not None else None)
         if img is not None and conf is not None:
             s.confidence = conf.map()
         if done or control.take_checkpoint_request():
-            s.checkpoint = checkpoint()
+            s.checkpoint = st.state_dict()
         return s
 
     loss_value = float("nan")
-    while it < total:
+    while st.iteration < total:
         if control.paused and not control.stopped and control.take_checkpoint_request():
             # asked for the state while paused: hand it over now, not after the pause
             s = step(False, loss_value, False)
-            s.checkpoint = checkpoint()
+            s.checkpoint = st.state_dict()
             yield s
             continue
-        elapsed -= control.wait_while_paused()
+        st.elapsed_s -= control.wait_while_paused()
         if control.stopped:
             stopped_by = "user"
             break
@@ -312,15 +340,15 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
                 g["lr"] = control.lr
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        out = forward(inputs.perturb(z, preset.reg_noise, noise_gen))
+        out = forward(inputs.perturb(st.z, preset.reg_noise, st.noise_rng))
         loss = weighted_mse(op(out), obs, weight)
         if control.stopped:  # a big photo's iteration takes seconds: do not make Stop wait for the backward pass
-            elapsed += time.perf_counter() - t0
+            st.elapsed_s += time.perf_counter() - t0
             stopped_by = "user"
             break
         loss.backward()
         loss_value = float(loss.detach())
-        if lowest_loss is not None and (not math.isfinite(loss_value) or loss_value > BLOWUP_RATIO * lowest_loss):
+        if st.lowest_loss is not None and (not math.isfinite(loss_value) or loss_value > BLOWUP_RATIO * st.lowest_loss):
             # Blow-up: go back to the last good parameters and their optimiser moments. Fresh
             # moments would not do: Adam's first step moves every weight by the full learning
             # rate, which throws a well-fitted net off again and again.
@@ -331,9 +359,9 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
                     opt.state.clear()
                 else:
                     _copy_moments(good_moments, opt.state)
-            restarts += 1
+            st.restarts += 1
         else:
-            lowest_loss = loss_value if lowest_loss is None else min(lowest_loss, loss_value)
+            st.lowest_loss = loss_value if st.lowest_loss is None else min(st.lowest_loss, loss_value)
             with torch.no_grad():
                 for p, g in zip(params, good):  # the parameters that produced this good loss
                     g.copy_(p)
@@ -344,24 +372,25 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
                 o = out.detach()
                 if conf is not None:
                     conf.update(o)
+                it = st.iteration
                 w = min(preset.exp_weight, (1 + it) / (10 + it)) if preset.ema_warmup else preset.exp_weight
-                smoothed = o.clone() if smoothed is None else smoothed.mul_(w).add_(o, alpha=1 - w)
-                if not gated and (it + 1) % GATE_EVERY == 0 and data_term(smoothed) <= problem.stop_gate_mse:
+                st.smoothed = o.clone() if st.smoothed is None else st.smoothed.mul_(w).add_(o, alpha=1 - w)
+                if not st.gated and (it + 1) % GATE_EVERY == 0 and data_term(st.smoothed) <= problem.stop_gate_mse:
                     # ES-WMV looks for its minimum from here on: earlier minima are a blur that
                     # has not yet taken in the photo's texture
-                    gated = True
+                    st.gated = True
                     es.restart_minimum()
-                    best = best_it = best_due = None
-                if es.update(it + 1, o[0, :, ::stride, ::stride].float().cpu().numpy()) and gated:
-                    best_due = it + 1 + lag
-                if best_due is not None and it + 1 >= best_due:
-                    best, best_due, best_it = smoothed.clone(), None, it + 1
-        it += 1
-        elapsed += time.perf_counter() - t0
-        if stops and gated and es.should_stop:
+                    st.best = st.best_it = st.best_due = None
+                if es.update(it + 1, o[0, :, ::stride, ::stride].float().cpu().numpy()) and st.gated:
+                    st.best_due = it + 1 + lag
+                if st.best_due is not None and it + 1 >= st.best_due:
+                    st.best, st.best_due, st.best_it = st.smoothed.clone(), None, it + 1
+        st.iteration += 1
+        st.elapsed_s += time.perf_counter() - t0
+        if stops and st.gated and es.should_stop:
             stopped_by = "auto"
             break
-        if it % preview_every == 0 and it < total:
+        if st.iteration % preview_every == 0 and st.iteration < total:
             yield step(False, loss_value, True)
         else:
             yield step(False, loss_value, False)

@@ -183,6 +183,43 @@ def test_resume_from_checkpoint_equals_uninterrupted_run():
     np.testing.assert_allclose(resumed.image, full.image, atol=1e-5)
 
 
+# What a checkpoint holds (FitState.state_dict): projects in users' hands keep these keys, so a
+# change to them must be deliberate and the old ones must still load.
+CHECKPOINT_KEYS = {"iteration", "net", "optimizer", "z", "noise_rng", "smoothed", "best", "best_due", "best_it",
+                   "usable", "gated", "es", "lowest_loss", "confidence", "restarts", "elapsed_s", "seed"}
+# ... and what the first project files held (before best_due, best_it, usable, gated and the
+# confidence map were kept, with the last loss instead of the lowest)
+FIRST_KEYS = {"iteration", "net", "optimizer", "z", "noise_rng", "smoothed", "best", "es", "last_loss",
+              "restarts", "elapsed_s", "seed"}
+
+
+def stopped_at(p, iteration, total):
+    control = Control()
+    for s in fit(p, tiny(), iterations=total, seed=2, auto_stop=False, control=control):
+        if s.iteration == iteration:
+            control.stop()
+    return s.checkpoint
+
+
+def test_checkpoint_holds_the_keys_projects_keep():
+    _, noisy = noisy_pair()
+    ck = stopped_at(Problem(T(noisy), Identity(), (H, W)), 5, 12)
+    assert set(ck) == CHECKPOINT_KEYS
+    assert ck["iteration"] == 5 and ck["seed"] == 2 and ck["smoothed"].device.type == "cpu"
+
+
+def test_checkpoint_of_the_first_project_files_still_resumes():
+    _, noisy = noisy_pair()
+    p = Problem(T(noisy), Identity(), (H, W))
+    full = last(fit(p, tiny(), iterations=12, seed=2, auto_stop=False))
+    ck = stopped_at(p, 5, 12)
+    old = {k: v for k, v in ck.items() if k in FIRST_KEYS} | {"last_loss": ck["lowest_loss"]}
+    assert set(old) == FIRST_KEYS
+    resumed = last(fit(p, tiny(), iterations=12, seed=2, auto_stop=False, resume=old))
+    assert resumed.iteration == 12 and set(resumed.checkpoint) == CHECKPOINT_KEYS
+    np.testing.assert_allclose(resumed.image, full.image, atol=1e-5)
+
+
 def test_checkpoint_on_request():
     _, noisy = noisy_pair()
     control = Control()
