@@ -339,6 +339,9 @@ class FitRunner(QObject):
 
     # -- GUI-thread side ------------------------------------------------------------------
     def _on_poke(self) -> None:
+        # a leading-edge throttle: the first frame at once, then at most one drain per interval.
+        # superqt's QSignalThrottler does the same, but importing superqt adds ~0.5 s to start-up
+        # and pulls qtpy and QtOpenGL into the bundle (docs/ARCHITECTURE.md, "Dependencies")
         if self._timer.isActive():
             return
         wait = FRAME_INTERVAL_MS - (time.monotonic() - self._last_drain) * 1000

@@ -8,6 +8,7 @@ documents), so each case is exact and quick; the worker, window and widgets are 
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -346,3 +347,23 @@ def test_the_real_engines_first_frame_is_the_photo_not_noise(window, tiny_photo,
     first = frames[0]
     assert first.iteration == 0
     assert np.array_equal(first.display, window.document.converter(window.document.photo.data))
+
+
+def test_live_frames_reach_the_screen_at_most_15_times_a_second(window, tiny_photo, qtbot):
+    """A fast stream is thinned on the GUI side: the first frame at once, then one per ~66 ms,
+    and the last frame always."""
+    window.files.open_path(tiny_photo)
+    fast_settings(window, "denoise", iters=10)
+
+    def fast_stream(job, control):
+        for it in range(1, 150):
+            time.sleep(0.004)
+            yield _step(job, it, 150, _blurred(job, 0.5))
+        yield _step(job, 150, 150, _blurred(job, 0.1), done=True, stopped_by="iterations", result_iteration=150)
+
+    shown = []
+    window.runner.frameReady.connect(lambda f: shown.append((time.monotonic(), f.iteration)))
+    _run_scripted(qtbot, window, fast_stream)
+    assert shown[-1][1] == 150 and shown[0][1] < 20
+    span = shown[-2][0] - shown[0][0]               # the last frame comes as the run ends, unthrottled
+    assert 3 <= len(shown) and len(shown) - 2 <= span / 0.066 + 1
