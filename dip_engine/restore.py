@@ -315,21 +315,24 @@ def run(job: Job, control: Control | None = None, resume: dict | None = None) ->
     dev = devices.pick(job.device)
     devices.set_threads(job.threads)
     control = control or Control()
-    current = [pl.regions[0]]
-    parts = _run_single(job, pl, preset, dev, control, resume) if len(pl.regions) == 1 \
-        else _run_parts(job, pl, preset, dev, control, current)
+    if len(pl.regions) == 1:
+        parts = _run_single(job, pl, preset, dev, control, resume)
+    else:
+        parts = _run_parts(job, pl, preset, dev, control, (_Tiles if pl.tiled else _Crops)(job, pl))
+    region = pl.regions[0]   # the part being fitted, for an out-of-memory message
     first = True
     try:
         for step in parts:
             if first:
                 step.extra.update(plan=pl, notes=list(pl.notes) + step.extra.get("notes", []))
                 first = False
+            region = pl.regions[step.extra.get("part", 0)]
             yield step
     except torch.OutOfMemoryError:
-        raise RunError(_oom_message(dev, current[0])) from None
+        raise RunError(_oom_message(dev, region)) from None
     except RuntimeError as e:
         if "allocate" in str(e) or "out of memory" in str(e).lower():
-            raise RunError(_oom_message(dev, current[0])) from None
+            raise RunError(_oom_message(dev, region)) from None
         raise
 
 
@@ -451,10 +454,48 @@ def _chain(first, rest):
         yield from rest
 
 
+class _Tiles:
+    """Overlapping tiles (denoise, JPEG, SR): the whole output is the classical answer with each
+    tile's change blended in by raised-cosine weights that sum to 1, so seams do not show."""
+
+    def __init__(self, job: Job, pl: Plan):
+        W, H = output_size(job)
+        self.regions = pl.regions
+        self.base = job.physics().classical(job.photo.pixels, whole(H, W))
+        self.weights = [regions.feather(r, pl.regions, H, W) for r in pl.regions]
+
+    def put(self, out: np.ndarray, i: int, image: np.ndarray) -> None:
+        t, l, b, r = self.regions[i]
+        out[t:b, l:r] += self.weights[i][..., None] * (image - self.base[t:b, l:r])
+
+    def confidence(self, maps: dict[int, np.ndarray], size: tuple[int, int]) -> np.ndarray:
+        return confidence.mosaic(maps, self.regions, size, weights=self.weights)
+
+
+class _Crops:
+    """Separate crops around groups of marks (inpainting): the photo with each crop's classical
+    fill, and each crop's own marks pasted from its fit."""
+
+    def __init__(self, job: Job, pl: Plan):
+        ph, pixels = job.physics(), job.photo.pixels
+        self.regions = pl.regions
+        self.fills = pl.masks if pl.masks is not None else [job.mask[t:b, l:r] for t, l, b, r in pl.regions]
+        self.base = pixels.copy()
+        for i, region in enumerate(self.regions):   # the first frame: every crop's classical fill
+            self.put(self.base, i, ph.classical(pixels, region))
+
+    def put(self, out: np.ndarray, i: int, image: np.ndarray) -> None:
+        t, l, b, r = self.regions[i]
+        out[t:b, l:r][self.fills[i]] = image[self.fills[i]]
+
+    def confidence(self, maps: dict[int, np.ndarray], size: tuple[int, int]) -> np.ndarray:
+        return confidence.mosaic(maps, self.regions, size, fills=self.fills)
+
+
 def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, control: Control,
-               current: list) -> Iterator[Step]:
+               layout: _Tiles | _Crops) -> Iterator[Step]:
     """Fit tiles or separate crops, on every core at once where there are cores and memory for
-    it (`parallel`), and blend them into one output.
+    it (`parallel`), and put them together as `layout` (`_Tiles` or `_Crops`) says.
 
     The total is fixed at the start (every part's budget) and `progress` counts a part that
     auto-stops as whole, so the bar never jumps back. A part stopped before its result was
@@ -462,31 +503,13 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
     W, H = output_size(job)
     n, per = len(pl.regions), preset.iterations
     total = n * per
-    pixels, ph = job.photo.pixels, job.physics()
-    if pl.tiled:
-        base = ph.classical(pixels, whole(H, W))
-        weights = [regions.feather(r, pl.regions, H, W) for r in pl.regions]
-    else:
-        base = pixels.copy()
-        fills = pl.masks if pl.masks is not None else [job.mask[t:b, l:r] for t, l, b, r in pl.regions]
-        for (t, l, b, r), fill in zip(pl.regions, fills):  # the first frame: every part's classical fill
-            classic = ph.classical(pixels, (t, l, b, r))
-            base[t:b, l:r][fill] = classic[fill]
     images: dict[int, np.ndarray] = {}   # each part's latest image (dropped when it ends unusable)
     maps: dict[int, np.ndarray] = {}     # ... and its confidence map
 
-    def spread() -> np.ndarray:
-        return confidence.mosaic(maps, pl.regions, (H, W), weights=weights if pl.tiled else None,
-                                 fills=None if pl.tiled else fills)
-
     def picture() -> np.ndarray:
-        out = base.copy()
+        out = layout.base.copy()
         for i, img in images.items():
-            t, l, b, r = pl.regions[i]
-            if pl.tiled:   # the feather weights of all tiles sum to 1: blend each tile's change
-                out[t:b, l:r] += weights[i][..., None] * (img - base[t:b, l:r])
-            else:
-                out[t:b, l:r][fills[i]] = img[fills[i]]
+            layout.put(out, i, img)
         return out
 
     workers, threads = parallel.plan_workers(n, dev, pl.estimate_bytes, pl.budget_bytes, job.workers, job.threads)
@@ -495,6 +518,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
     first = _preview(whole(H, W), picture(), total)
     first.extra["notes"] = notes
     yield first
+    pixels, ph = job.photo.pixels, job.physics()
     problems = [ph.part(pixels, r)[0] for r in pl.regions]
     iters, ended = [0] * n, {}
     stopped_by = "iterations"
@@ -504,7 +528,6 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
                                 preview_every=job.preview_every, device=dev)
     last = None
     for i, step in stream:
-        current[0] = pl.regions[i]
         iters[i] = step.iteration
         if step.image is not None:
             images[i] = step.image
@@ -521,7 +544,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
                 stopped_by = "auto"
         last = _parts_step(step, i, n, per, iters, ended, t0, preset, workers,
                            picture() if step.done or step.image is not None else None, pl, (H, W))
-        last.confidence = spread() if last.image is not None else None
+        last.confidence = layout.confidence(maps, (H, W)) if last.image is not None else None
         yield last
     unfinished = [i for i in range(n) if i not in ended or i not in images]
     out = replace(last, done=True, stopped_by=stopped_by, eta_s=None, eta_range=None, progress=1.0,
@@ -531,7 +554,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
         which = "all parts" if len(unfinished) == n else \
             f"part{'s' if len(unfinished) > 1 else ''} {', '.join(str(k + 1) for k in unfinished)} of {n}"
         _kept(job, out, f" in {which}")
-    out.confidence = spread()
+    out.confidence = layout.confidence(maps, (H, W))
     out.result = compose(job, out.image, whole(H, W))
     yield out
 
