@@ -29,7 +29,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import time
 import weakref
 import zipfile
@@ -181,7 +180,7 @@ def _members(p: Project) -> list[tuple[str, bytes | str, int]]:
     history = []
     for i, h in enumerate(p.history):
         name = f"snapshots/{i:03d}_{int(h.iteration):06d}.png"
-        out.append((name, _png(_quantise(np.asarray(h.image, np.float32), dtype)), stored))
+        out.append((name, _png(imageio.to_samples(np.atleast_3d(h.image), dtype)), stored))
         history.append({"iteration": int(h.iteration), "loss": None if h.loss is None else float(h.loss),
                         "region": [int(v) for v in h.region], "final": bool(h.final), "file": name})
     manifest["history"] = history
@@ -266,13 +265,6 @@ def _png(data: np.ndarray) -> bytes:
     buf = io.BytesIO()
     imageio.write_png(buf, Photo(data))
     return buf.getvalue()
-
-
-def _quantise(img: np.ndarray, dtype) -> np.ndarray:
-    if img.ndim == 2:
-        img = img[..., None]
-    top = np.iinfo(dtype).max
-    return np.clip(np.rint(np.nan_to_num(img.astype(np.float64)) * top), 0, top).astype(dtype)
 
 
 def _npy(a: np.ndarray) -> bytes:
@@ -365,7 +357,7 @@ def _read(path: Path, zf: zipfile.ZipFile, m: dict, want_checkpoint: bool) -> Pr
     ph = m["photo"]
     original = ph.get("original_path")
     if ph.get("file"):
-        photo = _load_photo_bytes(zf.read(ph["file"]), Path(ph["file"]).suffix, path)
+        photo = _load_photo_bytes(zf.read(ph["file"]), ph["file"], path)
         photo = _with_source(photo, original)
         embed = True
     else:
@@ -393,12 +385,12 @@ def _read(path: Path, zf: zipfile.ZipFile, m: dict, want_checkpoint: bool) -> Pr
     history = []
     for h in m.get("history") or []:
         data = _decode_png(zf.read(h["file"]))
-        image = data.astype(np.float32) / np.iinfo(data.dtype).max
+        image = imageio.to_float(data)
         history.append(HistoryItem(int(h["iteration"]), image, tuple(int(v) for v in h["region"]),
                                    h.get("loss"), bool(h.get("final"))))
     result, meta = None, {}
     if m.get("result"):
-        result = _load_photo_bytes(zf.read(m["result"]["file"]), ".png", path)
+        result = _load_photo_bytes(zf.read(m["result"]["file"]), m["result"]["file"], path)
         result = _with_source(result, None)
         meta = dict(m["result"].get("metadata") or {})
     ckpt = None
@@ -410,7 +402,7 @@ def _read(path: Path, zf: zipfile.ZipFile, m: dict, want_checkpoint: bool) -> Pr
     conf = _read_npy(zf.read(m["confidence"])) if m.get("confidence") else None
     variations = []
     for v in m.get("variations") or []:
-        img = _with_source(_load_photo_bytes(zf.read(v["file"]), ".png", path), None)
+        img = _with_source(_load_photo_bytes(zf.read(v["file"]), v["file"], path), None)
         vc = _read_npy(zf.read(v["confidence"])) if v.get("confidence") else None
         variations.append(Variation(int(v["seed"]), img, dict(v.get("metadata") or {}), vc))
     chosen = m.get("chosen")
@@ -427,15 +419,13 @@ def _with_source(photo: Photo, source: str | None) -> Photo:
     return dataclasses.replace(photo, source=Path(source) if source else None)
 
 
-def _load_photo_bytes(blob: bytes, suffix: str, project: Path) -> Photo:
-    with tempfile.TemporaryDirectory(prefix="dip-project-") as d:
-        f = Path(d) / f"photo{suffix or '.png'}"
-        f.write_bytes(blob)
-        try:
-            return imageio.load_image(f)
-        except imageio.ImageError as e:
-            msg = str(e).replace(f"{f}: ", "")
-            raise ProjectError(f"{project}: its embedded photo cannot be read ({msg})") from None
+def _load_photo_bytes(blob: bytes, name: str, project: Path) -> Photo:
+    """A photo member of the project (`name`: its name in the zip)."""
+    try:
+        return imageio.load_image_bytes(blob, name)
+    except imageio.ImageError as e:
+        msg = str(e).removeprefix(f"{name}: ")
+        raise ProjectError(f"{project}: its embedded photo cannot be read ({msg})") from None
 
 
 def _decode_png(blob: bytes) -> np.ndarray:

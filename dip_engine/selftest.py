@@ -41,7 +41,7 @@ def run_selftest(iterations: int = ITERATIONS, threads: int | None = 1) -> dict:
 
     start = time.perf_counter()
     clean, noisy = test_image()
-    photo = imageio.Photo(np.rint(noisy * 255).astype(np.uint8))
+    photo = imageio.Photo(imageio.to_samples(noisy, np.uint8))
     job = restore.Job("denoise", photo, preset="fast", iters=iterations, channels=CHANNELS, stop="never",
                       device="cpu", threads=threads, seed=0)
     losses, last = [], None
@@ -64,11 +64,11 @@ def run_selftest(iterations: int = ITERATIONS, threads: int | None = 1) -> dict:
         raise SelftestError(f"the saved result is {back.width}x{back.height}, expected {WIDTH}x{HEIGHT}")
     if not np.array_equal(back.data, last.result.data):
         raise SelftestError("the saved result reads back different from what was written")
-    out = back.data.astype(np.float32) / 255.0
+    out = imageio.to_float(back.data)
     if out.shape != clean.shape or not np.all(np.isfinite(out)) or float(out.std()) == 0.0:
         raise SelftestError(f"the result is not a valid picture (shape {out.shape}, std {float(out.std()):.4f})")
     return {"size": f"{WIDTH}x{HEIGHT}", "iterations": last.iteration, "loss_first": losses[0],
-            "loss_last": losses[-1], "psnr_input": metrics.psnr(photo.data.astype(np.float32) / 255.0, clean),
+            "loss_last": losses[-1], "psnr_input": metrics.psnr(imageio.to_float(photo.data), clean),
             "psnr_output": metrics.psnr(out, clean), "seconds": time.perf_counter() - start,
             "device": str(restore.devices.pick("cpu")), "formats": formats}
 

@@ -11,7 +11,8 @@ Every problem a user can cause (missing, empty, damaged, unsupported, too small 
 file; unwritable folder) raises `ImageError` with a one-line message naming the file.
 
 Modules: photo (Photo, ImageError, limits), formats (extensions), reading, raw (LibRaw),
-metadata (EXIF/XMP/IPTC), writers, atomic (`write_atomic`).
+metadata (EXIF/XMP/IPTC), writers, atomic (`write_atomic`). Float pixels and integer samples
+convert one way only: `to_samples`, `to_float`, `to_uint8`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import os  # noqa: F401 - tests patch imageio.os.open to simulate unwritable fol
 
 from .atomic import write_atomic
 from .formats import RAW_SUFFIXES, READ_SUFFIXES, SAVE_SUFFIXES
-from .photo import MAX_PIXELS, MAX_SIDE, MIN_SIDE, ImageError, Photo
-from .reading import load_image, load_mask, read_metadata
+from .photo import MAX_PIXELS, MAX_SIDE, MIN_SIDE, ImageError, Photo, to_float, to_samples, to_uint8
+from .reading import load_image, load_image_bytes, load_mask, read_metadata
 from .writers import save_image, save_mask, write_png
 
 __all__ = [
@@ -34,10 +35,14 @@ __all__ = [
     "ImageError",
     "Photo",
     "load_image",
+    "load_image_bytes",
     "load_mask",
     "read_metadata",
     "save_image",
     "save_mask",
+    "to_float",
+    "to_samples",
+    "to_uint8",
     "write_atomic",
     "write_png",
 ]

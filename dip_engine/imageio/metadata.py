@@ -114,12 +114,10 @@ def _set_short_or_long(tiff, end: str, entry, value: int) -> None:
         struct.pack_into(end + "I", tiff, pos + 8, value)
 
 
-def first_tiff_ifd(path) -> Image.Exif | None:
-    """IFD0 of a classic TIFF file (TIFF, DNG, most RAW), parsed by Pillow, else None.
+def first_tiff_ifd(data: bytes) -> Image.Exif | None:
+    """IFD0 of a classic TIFF file's bytes (TIFF, DNG, most RAW), parsed by Pillow, else None.
     Offsets in a TIFF count from the file's start, so the whole file is handed over."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
         if data[:4] not in (b"II*\x00", b"MM\x00*"):
             return None  # not TIFF-based, or BigTIFF (64-bit offsets)
         ifd = Image.Exif()

@@ -84,14 +84,14 @@ class Photo:
     @property
     def pixels(self) -> np.ndarray:
         """Colour channels as float32 HxWxC (C = 1 or 3) in [0, 1]; alpha dropped."""
-        return self.data[..., : self.color_channels].astype(np.float32) / self.max_value
+        return to_float(self.data[..., : self.color_channels])
 
     @property
     def alpha(self) -> np.ndarray | None:
         """Alpha as float32 HxW in [0, 1], or None."""
         if not self.has_alpha:
             return None
-        return self.data[..., -1].astype(np.float32) / self.max_value
+        return to_float(self.data[..., -1])
 
     def with_data(self, data: np.ndarray) -> Photo:
         """The same metadata with new samples."""
@@ -122,25 +122,45 @@ class Photo:
             if alpha.shape != (h, w):
                 raise ValueError(f"alpha must be {h}x{w}, got shape {alpha.shape}")
             pixels = np.concatenate([pixels, alpha[..., None]], axis=2)
-        top = like.max_value
-        data = np.rint(np.clip(np.nan_to_num(pixels), 0.0, 1.0) * top).astype(like.data.dtype)
+        data = to_samples(pixels, like.data.dtype)
         dpi = like.dpi
         if dpi is not None and (w, h) != (like.width, like.height):
             dpi = (dpi[0] * w / like.width, dpi[1] * h / like.height)
         return dataclasses.replace(like, data=data, dpi=dpi)
 
 
+# The product's one conversion between float pixels in [0, 1] and integer samples; rows are
+# converted a block at a time so a large photo needs no full-size float64 copy.
+_BLOCK = 1 << 20  # samples
+
+
 def to_samples(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Integer samples (uint8 or uint16) of float pixels in [0, 1]: rounded to nearest, out of
-    range values clipped, NaN as 0. The one float -> integer conversion of the product."""
+    """uint8 or uint16 samples of float pixels in [0, 1] (an array of one or more axes): rounded to the nearest
+    level (computed in float64, so exact), out-of-range values clipped, NaN as 0."""
+    pixels = np.asarray(pixels)
     top = np.iinfo(dtype).max
-    return np.rint(np.clip(np.nan_to_num(np.asarray(pixels, np.float64)), 0.0, 1.0) * top).astype(dtype)
+    out = np.empty(pixels.shape, dtype)
+    rows = max(1, _BLOCK // max(1, pixels[0].size if len(pixels) else 1))
+    for i in range(0, pixels.shape[0], rows):
+        block = np.nan_to_num(pixels[i:i + rows].astype(np.float64))
+        np.clip(block, 0.0, 1.0, out=block)
+        block *= top
+        out[i:i + rows] = np.rint(block, out=block)
+    return out
+
+
+def to_float(data: np.ndarray) -> np.ndarray:
+    """float32 pixels in [0, 1] of uint8 or uint16 samples."""
+    return data.astype(np.float32) / np.iinfo(data.dtype).max
 
 
 def to_uint8(data: np.ndarray) -> np.ndarray:
-    """8-bit samples of uint8 or uint16 data (16 -> 8 rounds to nearest)."""
+    """8-bit samples of uint8, uint16 (rounded to nearest) or float [0, 1] data (`to_samples`),
+    e.g. for the screen or an 8-bit format."""
     if data.dtype == np.uint8:
         return data
+    if data.dtype.kind == "f":
+        return to_samples(data, np.uint8)
     return np.rint(data / np.float32(257)).astype(np.uint8)
 
 

@@ -11,13 +11,16 @@ CR2, NEF, ARW, ORF, PEF, ...).
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageCms
 
 from . import metadata as md
 from .photo import ImageError, Photo, one_line
+
+if TYPE_CHECKING:
+    from .reading import Source
 
 _SRGB_ICC: bytes | None = None
 
@@ -30,17 +33,17 @@ def srgb_profile() -> bytes:
     return _SRGB_ICC
 
 
-def develop(path: Path) -> Photo:
+def develop(src: Source) -> Photo:
     """Develop a RAW file; every problem is a one-line ImageError naming the file."""
     import rawpy
 
     from .reading import check_size
 
     try:
-        with rawpy.imread(str(path)) as raw:
+        with rawpy.imread(src.file()) as raw:
             sizes = raw.sizes
             upright = (sizes.height, sizes.width) if sizes.flip in (5, 6) else (sizes.width, sizes.height)
-            check_size(path, *upright)
+            check_size(src, *upright)
             camera_wb = any(v > 0 for v in raw.camera_whitebalance[:3])
             data = raw.postprocess(
                 use_camera_wb=True,
@@ -53,23 +56,23 @@ def develop(path: Path) -> Photo:
             kind = raw.color_desc.decode("ascii", "replace")
     except rawpy.LibRawFileUnsupportedError:
         raise ImageError(
-            f"{path}: not a camera RAW file LibRaw can read (or it is damaged or misnamed); "
+            f"{src}: not a camera RAW file LibRaw can read (or it is damaged or misnamed); "
             "use a RAW straight from the camera, or a DNG."
         ) from None
     except (rawpy.LibRawError, OSError, MemoryError) as e:
         if isinstance(e, MemoryError):
             raise
         raise ImageError(
-            f"{path}: the RAW file is damaged or incomplete ({one_line(e)}); "
+            f"{src}: the RAW file is damaged or incomplete ({one_line(e)}); "
             "try the original file again."
         ) from None
     if data.ndim != 3 or data.shape[2] != 3 or data.dtype != np.uint16:
-        raise ImageError(f"{path}: LibRaw returned no RGB image ({data.shape}); try a DNG copy.")
-    ifd0 = md.first_tiff_ifd(path)
+        raise ImageError(f"{src}: LibRaw returned no RGB image ({data.shape}); try a DNG copy.")
+    ifd0 = md.first_tiff_ifd(src.read())
     version = ".".join(map(str, rawpy.libraw_version))
     balance = "the camera's white balance" if camera_wb else "daylight white balance (the file records none)"
     note = (
-        f"{path.name} is a camera RAW file ({kind} sensor): it was developed with LibRaw {version} "
+        f"{src.name} is a camera RAW file ({kind} sensor): it was developed with LibRaw {version} "
         f"using {balance}, AHD demosaicing, sRGB colours (profile embedded), 16 bits, exposure as "
         "shot, no sharpening and no noise reduction."
     )
@@ -78,7 +81,7 @@ def develop(path: Path) -> Photo:
         icc_profile=srgb_profile(),
         exif=md.exif_of_ifd(ifd0) if ifd0 is not None else None,
         xmp=_xmp(ifd0),
-        source=path,
+        source=src.on_disk,
         format="RAW",
         developed=note,
     )

@@ -24,7 +24,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 
 from . import metadata as md
 from .formats import RAW_SUFFIXES, READABLE
-from .photo import MAX_PIXELS, MAX_SIDE, MIN_SIDE, ImageError, Photo, one_line
+from .photo import MAX_PIXELS, MAX_SIDE, MIN_SIDE, ImageError, Photo, one_line, to_samples
 
 pillow_heif.register_heif_opener()
 
@@ -52,27 +52,67 @@ class _UseRaw(Exception):
     """A TIFF container that holds a raw sensor image (DNG under another name)."""
 
 
+class Source:
+    """A photo file's bytes: the file at `path`, or `data` in memory under that name.
+
+    str() is the name, which every message starts with; decoders open `file()`."""
+
+    def __init__(self, path: str | os.PathLike, data: bytes | None = None):
+        self.path, self.data = Path(path), data
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def on_disk(self) -> Path | None:
+        """The file, for `Photo.source`; None for bytes in memory."""
+        return self.path if self.data is None else None
+
+    def file(self) -> str | io.BytesIO:
+        """What Pillow, tifffile, pillow-heif and LibRaw open: a file name or a file object."""
+        return str(self.path) if self.data is None else io.BytesIO(self.data)
+
+    def read(self) -> bytes:
+        return self.path.read_bytes() if self.data is None else self.data
+
+
 def load_image(path: str | os.PathLike) -> Photo:
     """Decode a photo file (PNG, JPEG, TIFF, WebP, BMP, HEIC/HEIF, AVIF, camera RAW) upright."""
-    path = Path(path)
-    _check_file(path)
-    if path.suffix.lower() in RAW_SUFFIXES:
+    src = Source(path)
+    _check_file(src.path)
+    return _load(src)
+
+
+def load_image_bytes(data: bytes, name: str | os.PathLike) -> Photo:
+    """Decode a photo file's bytes held in memory (a project's embedded photo); `name` is the
+    file name it had (its suffix may say what it is) and starts every message. `source` is None."""
+    if not data:
+        raise ImageError(f"{name}: the file is empty (0 bytes); try another copy.")
+    return _load(Source(name, bytes(data)))
+
+
+def _load(src: Source) -> Photo:
+    if src.path.suffix.lower() in RAW_SUFFIXES:
         from .raw import develop
 
-        return develop(path)
+        return develop(src)
     try:
-        return _load_pillow(path)
+        return _load_pillow(src)
     except _UseRaw:
         from .raw import develop
 
-        return develop(path)
+        return develop(src)
     except _Unidentified as unknown:
-        if _is_tiff(path):
-            return _load_tifffile(path)
+        if _is_tiff(src):
+            return _load_tifffile(src)
         from .raw import develop
 
         try:
-            return develop(path)  # LibRaw knows cameras by content, whatever the name
+            return develop(src)  # LibRaw knows cameras by content, whatever the name
         except ImageError:
             raise unknown from None
 
@@ -124,20 +164,20 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
 # ------------------------------------------------------------------------------ Pillow
 
 
-def _load_pillow(path: Path) -> Photo:
-    with _open(path) as im:
+def _load_pillow(src: Source) -> Photo:
+    with _open(src) as im:
         if im.format == "TIFF" and md.DNG_VERSION in im.tag_v2:
             raise _UseRaw
         try:
             if im.format == "HEIF":
-                data, icc = _decode_heif(path), im.info.get("icc_profile")
+                data, icc = _decode_heif(src), im.info.get("icc_profile")
             elif im.format == "TIFF" and not _pillow_keeps(im):
                 im.close()
-                return _load_tifffile(path)
+                return _load_tifffile(src)
             elif _is_deep_colour(im):
-                data, icc = _decode_cv2(path, im), im.info.get("icc_profile")
+                data, icc = _decode_cv2(src, im), im.info.get("icc_profile")
             else:
-                data, icc = _decode_pillow(path, im)
+                data, icc = _decode_pillow(src, im)
             fmt = "JPEG" if im.format == "MPO" else im.format
             orientation, exif = _exif_of(im)
             text = {
@@ -152,12 +192,12 @@ def _load_pillow(path: Path) -> Photo:
         except ImageError:
             raise
         except _DECODE_ERRORS as e:
-            raise _damaged(path, e) from None
-    return _photo(path, data, orientation, dpi, fmt, icc=icc, exif=exif, xmp=xmp, iptc=iptc,
+            raise _damaged(src, e) from None
+    return _photo(src, data, orientation, dpi, fmt, icc=icc, exif=exif, xmp=xmp, iptc=iptc,
                   text=text if fmt == "PNG" else {})
 
 
-def _photo(path, data, orientation, dpi, fmt, **meta) -> Photo:
+def _photo(src: Source, data, orientation, dpi, fmt, **meta) -> Photo:
     """Apply the orientation to samples and DPI; make the Photo."""
     data = _ORIENT.get(orientation, lambda a: a)(data)
     if dpi is not None:
@@ -165,7 +205,7 @@ def _photo(path, data, orientation, dpi, fmt, **meta) -> Photo:
         dpi = tuple(round(float(d), 1) for d in dpi)
         dpi = None if min(dpi) <= 0 else (dpi[::-1] if orientation in (5, 6, 7, 8) else dpi)
     meta["icc_profile"] = meta.pop("icc") or None
-    return Photo(data=np.ascontiguousarray(data), dpi=dpi, source=path, format=fmt, **meta)
+    return Photo(data=np.ascontiguousarray(data), dpi=dpi, source=src.on_disk, format=fmt, **meta)
 
 
 def _check_file(path: Path) -> None:
@@ -180,48 +220,48 @@ def _check_file(path: Path) -> None:
         )
 
 
-def check_size(path: Path, w: int, h: int) -> None:
+def check_size(src: Source | Path, w: int, h: int) -> None:
     if w < MIN_SIDE or h < MIN_SIDE:
-        raise ImageError(f"{path}: too small ({w}x{h} px); the minimum is {MIN_SIDE}x{MIN_SIDE} px.")
+        raise ImageError(f"{src}: too small ({w}x{h} px); the minimum is {MIN_SIDE}x{MIN_SIDE} px.")
     if w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
         raise ImageError(
-            f"{path}: too large ({w}x{h} px, {w * h / 1e6:.0f} megapixels); the limit is "
+            f"{src}: too large ({w}x{h} px, {w * h / 1e6:.0f} megapixels); the limit is "
             f"{MAX_SIDE} px a side and {MAX_PIXELS // 1_000_000} megapixels."
         )
 
 
-def _damaged(path: Path, e: BaseException) -> ImageError:
+def _damaged(src: Source | Path, e: BaseException) -> ImageError:
     return ImageError(
-        f"{path}: the file is damaged or incomplete ({one_line(e)}); try the original file again."
+        f"{src}: the file is damaged or incomplete ({one_line(e)}); try the original file again."
     )
 
 
 @contextmanager
-def _open(path: Path):
-    """Open with Pillow (header only) after checking the path; every failure is an ImageError."""
+def _open(src: Source | Path):
+    """Open with Pillow (header only); every failure is an ImageError."""
     try:
         with _pillow_limits():
-            im = Image.open(path)
+            im = Image.open(src.file() if isinstance(src, Source) else src)
     except Image.DecompressionBombError:
         raise ImageError(
-            f"{path}: the file declares an image far over {MAX_PIXELS // 1_000_000} megapixels "
+            f"{src}: the file declares an image far over {MAX_PIXELS // 1_000_000} megapixels "
             "(damaged, or a decompression bomb); it was not decoded."
         ) from None
     except UnidentifiedImageError:
         raise _Unidentified(
-            f"{path}: not an image file this app can read (or it is damaged or misnamed); "
+            f"{src}: not an image file this app can read (or it is damaged or misnamed); "
             f"use {READABLE}."
         ) from None
     except PermissionError:
-        raise ImageError(f"{path}: permission denied; check that you may read it.") from None
+        raise ImageError(f"{src}: permission denied; check that you may read it.") from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
-        raise _damaged(path, e) from None
+        raise _damaged(src, e) from None
     with im:
         if im.format not in _LOAD_FORMATS:
             raise ImageError(
-                f"{path}: {im.format} files are not supported; convert it to one of {READABLE} first."
+                f"{src}: {im.format} files are not supported; convert it to one of {READABLE} first."
             )
-        check_size(path, *im.size)
+        check_size(src, *im.size)
         yield im
 
 
@@ -278,12 +318,12 @@ def _pillow_keeps(im: Image.Image) -> bool:
     )
 
 
-def _decode_cv2(path: Path, im: Image.Image) -> np.ndarray:
+def _decode_cv2(src: Source, im: Image.Image) -> np.ndarray:
     """Decode 16-bit colour or gray+alpha with OpenCV (BGR order, no orientation applied)."""
-    data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    data = cv2.imdecode(np.frombuffer(src.read(), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if data is None or data.shape[1::-1] != im.size or data.dtype != np.uint16:
         raise ImageError(
-            f"{path}: the 16-bit image data could not be decoded (damaged or incomplete?); "
+            f"{src}: the 16-bit image data could not be decoded (damaged or incomplete?); "
             "try the original file again."
         )
     if data.ndim == 2:
@@ -295,7 +335,7 @@ def _decode_cv2(path: Path, im: Image.Image) -> np.ndarray:
     return data
 
 
-def _decode_pillow(path: Path, im: Image.Image) -> tuple[np.ndarray, bytes | None]:
+def _decode_pillow(src: Source, im: Image.Image) -> tuple[np.ndarray, bytes | None]:
     """Fully decode (so truncation is detected) and map the mode to L, LA, RGB, RGBA, I;16."""
     im.load()
     icc = im.info.get("icc_profile")
@@ -307,7 +347,7 @@ def _decode_pillow(path: Path, im: Image.Image) -> tuple[np.ndarray, bytes | Non
         return np.asarray(rgb), icc
     if mode not in _PILLOW_MODES:
         raise ImageError(
-            f"{path}: {mode} images are not supported; save it as 8- or 16-bit RGB or "
+            f"{src}: {mode} images are not supported; save it as 8- or 16-bit RGB or "
             "grayscale first."
         )
     target = _PILLOW_MODES[mode]
@@ -319,14 +359,14 @@ def _decode_pillow(path: Path, im: Image.Image) -> tuple[np.ndarray, bytes | Non
     return (data[..., None] if data.ndim == 2 else data), icc
 
 
-def _decode_heif(path: Path) -> np.ndarray:
+def _decode_heif(src: Source) -> np.ndarray:
     """HEIC/HEIF at its own depth: 10- and 12-bit samples come as 16-bit (scaled to full range)."""
-    heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=False)
+    heif = pillow_heif.open_heif(src.file(), convert_hdr_to_8bit=False)
     data = np.asarray(heif)
     if data.ndim == 2:
         data = data[..., None]
     if data.dtype not in (np.uint8, np.uint16) or data.shape[2] not in (1, 2, 3, 4):
-        raise ImageError(f"{path}: HEIF images of mode {heif.mode} are not supported; "
+        raise ImageError(f"{src}: HEIF images of mode {heif.mode} are not supported; "
                          "convert it to 8- or 16-bit RGB first.")
     return data
 
@@ -406,23 +446,25 @@ def _settings_from_description(description: object) -> str | None:
 # ------------------------------------------------------------------------------ tifffile
 
 
-def _is_tiff(path: Path) -> bool:
-    with open(path, "rb") as f:
+def _is_tiff(src: Source) -> bool:
+    if src.data is not None:
+        return src.data[:4] in _TIFF_MAGIC
+    with open(src.path, "rb") as f:
         return f.read(4) in _TIFF_MAGIC
 
 
-def _load_tifffile(path: Path) -> Photo:
+def _load_tifffile(src: Source) -> Photo:
     """TIFFs Pillow cannot read faithfully: 16-bit colour, gray+alpha, float, BigTIFF, tiles."""
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tif:
+        with tifffile.TiffFile(src.file()) as tif:
             page = tif.pages.first
             if md.DNG_VERSION in page.tags or page.photometric == tifffile.PHOTOMETRIC.CFA:
                 from .raw import develop
 
-                return develop(path)
-            check_size(path, page.imagewidth, page.imagelength)
+                return develop(src)
+            check_size(src, page.imagewidth, page.imagelength)
             try:
                 data = page.asarray()
             except (KeyError, ValueError) as e:
@@ -435,12 +477,12 @@ def _load_tifffile(path: Path) -> Photo:
     except ImageError:
         raise
     except (tifffile.TiffFileError, *_DECODE_ERRORS) as e:
-        raise _damaged(path, e) from None
+        raise _damaged(src, e) from None
     if data is None:
-        data = _tiff_via_cv2(path, tags)
+        data = _tiff_via_cv2(src, tags)
     else:
-        data = _tiff_samples(path, data, axes, photometric, extras)
-    ifd0 = md.first_tiff_ifd(path)
+        data = _tiff_samples(src, data, axes, photometric, extras)
+    ifd0 = md.first_tiff_ifd(src.read())
     orientation = int(tags.get(md.ORIENTATION, 1) or 1)
     dpi = None
     if 282 in tags and 283 in tags:
@@ -448,7 +490,7 @@ def _load_tifffile(path: Path) -> Photo:
         if int(tags.get(296, 2)) == 3:  # centimetres
             dpi = tuple(d * 2.54 for d in dpi)
     return _photo(
-        path, data, orientation, dpi, "TIFF",
+        src, data, orientation, dpi, "TIFF",
         icc=bytes(tags[md.TIFF_ICC]) if md.TIFF_ICC in tags else None,
         exif=md.exif_of_ifd(ifd0) if ifd0 is not None else None,
         xmp=_bytes(tags.get(md.TIFF_XMP)),
@@ -456,7 +498,7 @@ def _load_tifffile(path: Path) -> Photo:
     )
 
 
-def _tiff_samples(path, data, axes, photometric, extras) -> np.ndarray:
+def _tiff_samples(src, data, axes, photometric, extras) -> np.ndarray:
     """tifffile's array as HxWxC uint8/uint16: gray, gray+alpha, RGB, RGBA."""
     import tifffile
 
@@ -465,25 +507,25 @@ def _tiff_samples(path, data, axes, photometric, extras) -> np.ndarray:
     if data.ndim == 2:
         data = data[..., None]
     if data.ndim != 3:
-        raise ImageError(f"{path}: a TIFF with {data.ndim} dimensions ({axes}) is not a photo; "
+        raise ImageError(f"{src}: a TIFF with {data.ndim} dimensions ({axes}) is not a photo; "
                          "save it as a single 2-D image first.")
     colour = 3 if photometric in (tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.YCBCR) else 1
     if photometric == tifffile.PHOTOMETRIC.PALETTE:
-        raise ImageError(f"{path}: 16-bit palette TIFFs are not supported; save it as RGB first.")
+        raise ImageError(f"{src}: 16-bit palette TIFFs are not supported; save it as RGB first.")
     if photometric not in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.MINISWHITE,
                            tifffile.PHOTOMETRIC.RGB):
-        raise ImageError(f"{path}: {photometric.name} TIFFs are not supported; "
+        raise ImageError(f"{src}: {photometric.name} TIFFs are not supported; "
                          "save it as RGB or grayscale first.")
     alpha = data.shape[2] > colour and bool(extras) and extras[0] in (1, 2)
     data = data[..., : colour + (1 if alpha else 0)]
     if data.dtype.kind == "f":  # scene values in [0, 1]; beyond that is clipped
-        data = np.rint(np.clip(np.nan_to_num(data), 0.0, 1.0) * 65535).astype(np.uint16)
+        data = to_samples(data, np.uint16)
     elif data.dtype == bool:
         data = data.astype(np.uint8) * 255
     elif data.dtype == np.uint32:
         data = (data >> 16).astype(np.uint16)
     elif data.dtype not in (np.uint8, np.uint16):
-        raise ImageError(f"{path}: TIFFs of {data.dtype} samples are not supported; "
+        raise ImageError(f"{src}: TIFFs of {data.dtype} samples are not supported; "
                          "save it with 8 or 16 bits, unsigned, or 32-bit float.")
     if photometric == tifffile.PHOTOMETRIC.MINISWHITE:
         top = np.iinfo(data.dtype).max
@@ -491,11 +533,11 @@ def _tiff_samples(path, data, axes, photometric, extras) -> np.ndarray:
     return data
 
 
-def _tiff_via_cv2(path: Path, tags: dict) -> np.ndarray:
+def _tiff_via_cv2(src: Source, tags: dict) -> np.ndarray:
     """OpenCV's libtiff for compressions tifffile needs imagecodecs for (LZW, JPEG, ZSTD)."""
-    data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    data = cv2.imdecode(np.frombuffer(src.read(), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if data is None or data.dtype not in (np.uint8, np.uint16):
-        raise ImageError(f"{path}: this TIFF's compression or sample format cannot be decoded; "
+        raise ImageError(f"{src}: this TIFF's compression or sample format cannot be decoded; "
                          "save it uncompressed or with ZIP (deflate) compression.")
     if data.ndim == 2:
         return data[..., None]

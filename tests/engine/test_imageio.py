@@ -550,3 +550,67 @@ def test_from_float_size_change_keeps_alpha_and_print_size():
     assert (opaque.data[..., 3] == 255).all()
     with pytest.raises(ValueError):
         Photo.from_float(np.zeros((32, 40, 3)), np.ones((8, 10)), like=like)
+
+
+# ---------------------------------------------------------------------------------------------
+# photos from bytes in memory (a project's members), and the one float <-> integer conversion
+
+
+def photo_file(tmp_path: Path, kind: str) -> Path:
+    if kind == "png16-rgba":
+        return save_image(Photo(noise(c=4, dtype=np.uint16), icc_profile=wide_profile()), tmp_path / "a.png")
+    if kind == "jpeg-rotated":
+        Image.fromarray(asymmetric()).save(tmp_path / "a.jpg", exif=camera_exif(6), dpi=(300, 300))
+        return tmp_path / "a.jpg"
+    if kind == "tiff-float":
+        return write_tiff(tmp_path / "a.tif", RNG.random((20, 30, 3)).astype(np.float32))
+    if kind == "tiff-lzw16":   # decoded by OpenCV from the bytes
+        import cv2
+        cv2.imwrite(str(tmp_path / "a.tif"), noise(dtype=np.uint16), [cv2.IMWRITE_TIFF_COMPRESSION, 5])
+        return tmp_path / "a.tif"
+    if kind == "heic":
+        return save_image(Photo(noise()), tmp_path / "a.heic")
+    from dip_engine.selftest import write_dng
+    return write_dng(tmp_path / "a.dng")
+
+
+@pytest.mark.parametrize("kind", ["png16-rgba", "jpeg-rotated", "tiff-float", "tiff-lzw16", "heic", "dng"])
+def test_photo_from_bytes_is_the_photo_from_its_file(tmp_path, kind):
+    f = photo_file(tmp_path, kind)
+    a, b = load_image(f), imageio.load_image_bytes(f.read_bytes(), f.name)
+    np.testing.assert_array_equal(b.data, a.data)
+    assert (b.icc_profile, b.exif, b.xmp, b.dpi, b.format, b.developed is None) == \
+           (a.icc_profile, a.exif, a.xmp, a.dpi, a.format, a.developed is None)
+    assert a.source == f and b.source is None
+
+
+@pytest.mark.parametrize("blob", [b"", b"this is not a photo at all"])
+def test_bytes_that_are_no_photo_are_a_one_line_error_with_their_name(blob):
+    with pytest.raises(ImageError) as e:
+        imageio.load_image_bytes(blob, "photo.jpg")
+    assert str(e.value).startswith("photo.jpg: ") and "\n" not in str(e.value)
+
+
+def test_every_level_survives_float_and_back():
+    for dtype in (np.uint8, np.uint16):
+        levels = np.arange(np.iinfo(dtype).max + 1).astype(dtype)[:, None]
+        pixels = imageio.to_float(levels)
+        assert pixels.dtype == np.float32 and pixels.max() == 1.0
+        np.testing.assert_array_equal(imageio.to_samples(pixels, dtype), levels)
+
+
+def test_to_samples_rounds_to_nearest_clips_and_blacks_out_nan():
+    half = 0.5 / 255
+    x = np.array([[half - 1e-7, half + 1e-7, -0.2, 1.7, np.nan, np.inf]])
+    assert imageio.to_samples(x, np.uint8).tolist() == [[0, 1, 0, 255, 0, 255]]
+    assert imageio.to_uint8(np.array([[0.5]], np.float32)).tolist() == [[128]]
+    assert imageio.to_uint8(np.array([[32896, 65535]], np.uint16)).tolist() == [[128, 255]]
+
+
+def test_to_samples_in_blocks_is_exact(monkeypatch):
+    from dip_engine.imageio import photo as photo_module
+    x = RNG.random((50, 40, 3)).astype(np.float32)
+    exact = np.rint(x.astype(np.float64) * 65535).astype(np.uint16)
+    np.testing.assert_array_equal(imageio.to_samples(x, np.uint16), exact)
+    monkeypatch.setattr(photo_module, "_BLOCK", 7 * 40 * 3)   # 7 rows at a time, the last block shorter
+    np.testing.assert_array_equal(imageio.to_samples(x, np.uint16), exact)
