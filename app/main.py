@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     def start() -> None:
         window.start_session()          # autosave; offers to restore work after a crash
         if args.photo:
-            window.files.open_path(args.photo)
+            window.files.open_soon(args.photo)
     QTimer.singleShot(0, start)
     if args.demo_state:
         from app.ui.demo import drive

@@ -1,8 +1,14 @@
 """Files in and out of the window: opening (dialog, path, drop, paste, recent files), projects,
 and saving the result, a snapshot or the comparison. Reading and writing go through
-`dip_engine.imageio` and `dip_engine.project`; what is loaded goes into the document."""
+`dip_engine.imageio` and `dip_engine.project`; what is loaded goes into the document.
+
+What the user opens is read by a coroutine on a worker thread (qasync's executor) while the
+window keeps drawing: a 24 MP photo takes seconds to decode. `open_path` reads on the calling
+thread, for callers that need the photo at once.
+"""
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from pathlib import Path
@@ -10,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog
 
+from app.model.display import DisplayConverter
 from app.model.history import Snapshot
 from app.ui.projects import PROJECT_FILTER
 
@@ -22,6 +29,13 @@ IMAGE_FILTER = f"Photos ({_GLOBS['photos']});;Camera RAW ({_GLOBS['raw']});;All 
 SAVE_FILTERS = {"PNG (lossless) (*.png)": ".png", "TIFF (lossless) (*.tif *.tiff)": ".tif",
                 "JPEG (*.jpg *.jpeg)": ".jpg", "WebP (*.webp)": ".webp"}
 MAX_RECENT = 10
+
+
+def read_photo(path: str):
+    """The photo at `path` and its screen image (the slow part of opening; any thread)."""
+    from dip_engine import imageio
+    photo = imageio.load_image(path)
+    return photo, DisplayConverter(getattr(photo, "icc_profile", None))(photo.data, None)
 
 
 def _one_line(e: BaseException, path) -> str:
@@ -39,6 +53,7 @@ class Files(QObject):
         self.doc = window.document
         self.recent_menu = recent_menu
         self.recent: list[str] = []
+        self.opening: str | None = None       # the photo being read in the background
 
     # ------------------------------------------------------------------ folders and recent files
     def last_folder(self) -> str:
@@ -62,7 +77,7 @@ class Files(QObject):
             act = m.addAction(f"&{i + 1}  {Path(p).name}" if i < 9 else Path(p).name)
             act.setToolTip(p)
             act.setStatusTip(p)
-            act.triggered.connect(lambda _=False, path=p: self.open_path(path))
+            act.triggered.connect(lambda _=False, path=p: self.open_soon(path))
         if self.recent:
             m.addSeparator()
             m.addAction("Clear Recent Files", lambda: self.set_recent([]))
@@ -72,35 +87,80 @@ class Files(QObject):
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.w, "Open photo", self.last_folder(), IMAGE_FILTER)
         if path:
+            self.open_soon(path)
+
+    def open_soon(self, path: str) -> None:
+        """Open what the user chose (dialog, drop, recent file): a photo is read in the
+        background when the asyncio loop runs (the app's qasync loop), else at once."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
             self.open_path(path)
+            return
+        if str(path).lower().endswith(".dipproj"):
+            self.open_project(path)
+        else:
+            asyncio.ensure_future(self.open_async(path))
 
     def open_path(self, path: str) -> bool:
-        """Open a photo (or a .dipproj project) into the document."""
+        """Open a photo (or a .dipproj project) into the document, reading it on this thread."""
+        if str(path).lower().endswith(".dipproj"):
+            return self.open_project(path)
+        if not self._may_open(path):
+            return False
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            photo, display = read_photo(path)
+        except Exception as e:  # noqa: BLE001 - a message, never a traceback dialog
+            return self._unreadable(path, e)
+        finally:
+            QApplication.restoreOverrideCursor()
+        return self._show(path, photo, display)
+
+    async def open_async(self, path: str) -> bool:
+        """Open a photo, reading it on a worker thread while the window stays live."""
+        w = self.w
+        if self.opening is not None:
+            w.flash(f"Still opening {Path(self.opening).name}…")
+            return False
+        if not self._may_open(path):
+            return False
+        self.opening = path
+        w.hint_label.setText(f"Opening {Path(path).name}…")
+        try:
+            photo, display = await asyncio.get_running_loop().run_in_executor(None, read_photo, path)
+        except Exception as e:  # noqa: BLE001
+            return self._unreadable(path, e)
+        finally:
+            self.opening = None
+            w.update_hint()
+        if w.runner.busy:          # a run of the previous photo started while this one was read
+            w.show_error(f"Did not open {Path(path).name}: a restoration is running.")
+            return False
+        return self._show(path, photo, display)
+
+    def _may_open(self, path: str) -> bool:
         w = self.w
         if w.runner.busy:
             w.show_error("A restoration is running: stop it before opening another photo.")
             return False
-        if str(path).lower().endswith(".dipproj"):
-            return self.open_project(path)
-        if not w.may_discard_result("Open another photo", f"Open {Path(path).name} and discard the result?"):
-            return False
+        return w.may_discard_result("Open another photo", f"Open {Path(path).name} and discard the result?")
+
+    def _unreadable(self, path: str, e: Exception) -> bool:
         from dip_engine import imageio
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        name = Path(path).name
+        if isinstance(e, imageio.ImageError):
+            self.w.show_error(f"Could not open {name}: {_one_line(e, path)}")
+        elif isinstance(e, MemoryError):
+            self.w.show_error(f"Could not open {name}: not enough memory for a photo this large.")
+        else:
+            self.w.show_error(f"Could not open {name}: {type(e).__name__}: {e}")
+        return False
+
+    def _show(self, path: str, photo, display) -> bool:
+        w = self.w
         try:
-            photo = imageio.load_image(path)
-        except imageio.ImageError as e:
-            w.show_error(f"Could not open {Path(path).name}: {_one_line(e, path)}")
-            return False
-        except MemoryError:
-            w.show_error(f"Could not open {Path(path).name}: not enough memory for a photo this large.")
-            return False
-        except Exception as e:  # noqa: BLE001 - a message, never a traceback dialog
-            w.show_error(f"Could not open {Path(path).name}: {type(e).__name__}: {e}")
-            return False
-        finally:
-            QApplication.restoreOverrideCursor()
-        try:
-            self.doc.load(photo, path)
+            self.doc.load(photo, path, display=display)
         except MemoryError:
             w.show_error(f"Could not show {Path(path).name}: not enough memory for a photo this large.")
             return False
@@ -119,10 +179,10 @@ class Files(QObject):
         if md.hasUrls():
             for u in md.urls():
                 if u.isLocalFile() and os.path.isfile(u.toLocalFile()):
-                    self.open_path(u.toLocalFile())
+                    self.open_soon(u.toLocalFile())
                     return
         if md.hasText() and os.path.isfile(md.text().strip()):
-            self.open_path(md.text().strip())
+            self.open_soon(md.text().strip())
             return
         if not md.hasImage():
             w.show_error("The clipboard holds no picture or photo file to paste.")

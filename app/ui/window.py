@@ -181,9 +181,9 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         c = self.canvas
         c.cursorMoved.connect(lambda pos: self.pos_label.setText("" if pos is None else f"x {pos[0]}  y {pos[1]}"))
-        c.fileDropped.connect(self.files.open_path)
+        c.fileDropped.connect(self.files.open_soon)
         c.openRequested.connect(self.files.open_dialog)
-        self.canvas2.fileDropped.connect(self.files.open_path)
+        self.canvas2.fileDropped.connect(self.files.open_soon)
         self.task_panel.taskChanged.connect(self._task_changed)
         self.task_panel.changed.connect(self._settings_edited)
         self.compare.shownChanged.connect(self.update_actions)
@@ -429,7 +429,7 @@ class MainWindow(QMainWindow):
     def dropEvent(self, e) -> None:
         for u in e.mimeData().urls():
             if u.isLocalFile():
-                self.files.open_path(u.toLocalFile())
+                self.files.open_soon(u.toLocalFile())
                 e.acceptProposedAction()
                 return
 
