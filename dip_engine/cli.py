@@ -175,11 +175,13 @@ def outputs(args) -> list[Path]:
 
 
 def confidence_outputs(args) -> list[Path]:
-    """The confidence maps: --confidence FILE, one per variation (FILE.v1.png ...) with --variations."""
+    """The confidence maps: --confidence FILE; with --variations N one per variation (FILE.v1.png
+    ...) and, for N >= 2, FILE itself: the spread across the variations."""
     c, n = getattr(args, "confidence", None), getattr(args, "variations", None)
     if c is None:
         return []
-    return [c] if not n else [c.with_name(f"{c.stem}.v{k}{c.suffix}") for k in range(1, n + 1)]
+    each = [c.with_name(f"{c.stem}.v{k}{c.suffix}") for k in range(1, n + 1)] if n else []
+    return each + [c] if n != 1 else each
 
 
 def full_confidence(step):
@@ -197,6 +199,16 @@ def save_confidence(path: Path, job: restore.Job, step, overwrite: bool) -> Path
         return None
     photo = imageio.Photo(confidences.to_png16(m)[..., None], text={"Description": confidences.PNG_SCALE})
     meta = {**restore.metadata(job, step), "dip:confidence_scale": confidences.PNG_SCALE}
+    return imageio.save_image(photo, path, overwrite=overwrite, metadata=meta)
+
+
+def save_spread(path: Path, job: restore.Job, steps: list, seeds: list[int], overwrite: bool) -> Path:
+    """Write the spread across the variations' results (`confidence.across`) on the map's scale."""
+    m = confidences.across([s.result.pixels for s in steps])
+    photo = imageio.Photo(confidences.to_png16(m)[..., None],
+                          text={"Description": confidences.PNG_SCALE_ACROSS})
+    meta = {**restore.metadata(job, steps[0]), "dip:confidence_scale": confidences.PNG_SCALE_ACROSS,
+            "dip:seeds": ",".join(map(str, seeds))}
     return imageio.save_image(photo, path, overwrite=overwrite, metadata=meta)
 
 
@@ -357,6 +369,10 @@ def _run(args) -> dict:
             bar.close()
     if not lasts:
         raise restore.RunError("stopped before the first iteration: there is no result to save")
+    spread = None
+    if n >= 2 and maps and len(lasts) >= 2:
+        spread = save_spread(maps[-1], job, [lasts[k] for k in sorted(lasts)], [jobs[k].seed for k in sorted(lasts)],
+                             args.overwrite)
     wall = time.perf_counter() - start
     if writer is not None and writer.error:
         raise projects.ProjectError(f"{writer.error} (the result was written to {written[min(written)][0]})")
@@ -369,6 +385,8 @@ def _run(args) -> dict:
         extra["resumed_from"] = int(resumed["iteration"])
     if maps:
         extra["confidence"] = None if conf is None else str(conf)
+    if spread is not None:
+        extra["confidence_across_variations"] = str(spread)
     if n:
         extra["variations"] = [{"output": str(written[k][0]), "seed": jobs[k].seed,
                                 "confidence": None if written[k][1] is None else str(written[k][1]),

@@ -18,6 +18,8 @@ LEVELS_PER_UNIT = 255        # the map's unit in the file: 8-bit levels of stand
 PNG_PER_LEVEL = 4096         # 16-bit samples per level: 65535 is 16 levels (clipped)
 PNG_SCALE = ("16-bit value / 4096 = per-pixel standard deviation of the output over the last "
              "iterations, in 8-bit levels (0-255 scale); 65535 means 16 levels or more")
+PNG_SCALE_ACROSS = ("16-bit value / 4096 = per-pixel standard deviation across the variations' results "
+                    "(seeds), in 8-bit levels (0-255 scale); 65535 means 16 levels or more")
 
 
 class Tracker:

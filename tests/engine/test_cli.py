@@ -298,8 +298,15 @@ def test_variations_record_their_seeds_and_each_is_reproduced_by_its_seed(capsys
     assert [imageio.read_metadata(f)["dip:seed"] for f in files] == ["5", "6"]
     assert [imageio.read_metadata(f)["dip:variation"] for f in files] == ["1 of 2", "2 of 2"]
     assert (tmp_path / "c.v1.png").exists() and (tmp_path / "c.v2.png").exists()
+    summary = json.loads(stdout)
+    assert summary["confidence_across_variations"] == str(tmp_path / "c.png")
+    assert imageio.read_metadata(tmp_path / "c.png")["dip:seeds"] == "5,6"
+    spread = np.asarray(Image.open(tmp_path / "c.png")).astype(np.float64) / 4096 / 255
     a, b = (imageio.load_image(f).data for f in files)
     assert not np.array_equal(a, b)
+    # the spread across the two is half their difference (root mean square over channels)
+    half = np.sqrt((((a.astype(np.float64) - b) / 255 / 2) ** 2).mean(-1))
+    assert np.abs(spread - np.minimum(half, 16 / 255)).max() < 1e-4
     code, _, err = run(capsys, "denoise", photo_png, "-o", tmp_path / "again.png", *FAST, "--seed", "6",
                        "--threads", "1")
     assert code == 0, err
