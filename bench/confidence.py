@@ -9,7 +9,10 @@ has it). Two maps are scored against the absolute error of the result (mean over
 the pixels that were restored (denoise: all; SR: all but a 4-px border; inpainting: the mask):
 `iterations`, the fit's map (`Step.confidence`, the output's spread over the last window of
 iterations), and `seeds`, the spread of the results of the two seeds (`confidence.across`),
-scored against each seed's error. Pearson and Spearman per pixel, and per 8 x 8 block (block
+scored against each seed's error; `both` combines them (root of the summed variances). Two
+baselines that need no fit say whether the maps know more than where the edges are: `edges`,
+the result's blurred gradient magnitude, and for inpainting `distance`, each hole pixel's
+distance to the nearest known pixel. Pearson and Spearman per pixel, and per 8 x 8 block (block
 means: where the map is high, are the errors high there?). Results go to results/confidence.json.
 
 `--cost` times the fit with and without the map: 256 x 256 F16 denoising, the default preset,
@@ -23,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from scipy import stats
@@ -65,7 +69,9 @@ def run_case(case: bench_cases.Case, seed: int, preset: str, iters: int | None =
     for last in restore.run(job):
         pass
     H, W = case.truth.shape[:2]
-    return {"result": last.result.pixels, "map": confidence.full(last.confidence, last.region, (H, W)),
+    kept = last.confidence is None     # the classical answer was kept: no map (scored as None)
+    return {"result": last.result.pixels,
+            "map": np.zeros((H, W), np.float32) if kept else confidence.full(last.confidence, last.region, (H, W)),
             "iterations": last.iteration, "stopped_by": last.stopped_by, "kept": last.extra.get("kept"),
             "wall_s": round(time.perf_counter() - t0, 1)}
 
@@ -122,20 +128,34 @@ def correlate(case_names: list[str], crops: tuple[int, dict], seeds: list[int], 
                          "seed": seed, "map": "iterations", "preset": preset,
                          **{k: r[k] for k in ("iterations", "stopped_by", "kept", "wall_s")}, **c})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-        if len(runs) >= 2:
-            spread = confidence.across([r["result"] for r in runs.values()])
-            for seed, r in runs.items():
+        spread = confidence.across([r["result"] for r in runs.values()]) if len(runs) >= 2 else None
+        for seed, r in runs.items():
+            others = {"edges": edges(r["result"])}
+            if case.mask is not None:
+                others["distance"] = cv2.distanceTransform((case.mask * 255).astype(np.uint8), cv2.DIST_L2, 5)
+            if spread is not None:
+                others["seeds"] = spread
+                others["both"] = np.sqrt(np.mean([q["map"] ** 2 for q in runs.values()], axis=0) + spread ** 2)
+            for kind, m in others.items():
                 rows.append({"case": name, "task": case.task, "crop": crop, "size": list(case.truth.shape[1::-1]),
-                             "seed": seed, "map": "seeds", "preset": preset, **correlations(spread, r["error"], sel)})
+                             "seed": seed, "map": kind, "preset": preset, **correlations(m, r["error"], sel)})
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return rows
+
+
+def edges(img: np.ndarray) -> np.ndarray:
+    """A baseline that needs no fit: the result's gradient magnitude (grey, Sobel), blurred 3 px.
+    Errors are larger at edges and texture; a map worth having must do better than this."""
+    grey = cv2.cvtColor(np.ascontiguousarray(img, np.float32), cv2.COLOR_RGB2GRAY) if img.shape[2] == 3 else img[..., 0]
+    gx, gy = cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)
+    return cv2.GaussianBlur(np.sqrt(gx * gx + gy * gy), (0, 0), 1.0)
 
 
 def summary(rows: list[dict]) -> dict:
     """Mean correlation per task and map over cases and seeds."""
     out: dict = {}
     for task in dict.fromkeys(r["task"] for r in rows):
-        for kind in ("iterations", "seeds"):
+        for kind in dict.fromkeys(r["map"] for r in rows):
             sel = [r for r in rows if r["task"] == task and r["map"] == kind]
             if sel:
                 out.setdefault(task, {})[kind] = {
