@@ -440,8 +440,7 @@ def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, c
         if step.image is not None:
             step.image = composite(step.image)
         if step.confidence is not None:
-            step.confidence = confidence.fill_only(step.confidence, job.mask if job.task == "inpaint" else None,
-                                                   region)
+            step.confidence = confidence.fill_only(step.confidence, ph.mask, region)
         if step.done:
             step.extra.setdefault("kept", None)
             step.result = compose(job, step.image, region)
