@@ -20,8 +20,7 @@ import torch
 
 from . import classical, stopping
 from .fit import Problem
-from .imageio import Photo
-from .imageio.photo import to_samples
+from .imageio import Photo, to_samples
 from .noise import estimate_sigma
 from .operators import Downsample, Identity, Mask
 from .regions import Region
@@ -40,6 +39,7 @@ class Physics:
     mask: np.ndarray | None = None
 
     def __init__(self, scale: int = 1, mask: np.ndarray | None = None):
+        """`scale`: the SR factor (1 for the others); `mask`: inpainting's marks (others ignore it)."""
         self.scale = scale
 
     def check(self, photo: Photo) -> None:
