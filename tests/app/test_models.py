@@ -45,17 +45,22 @@ def test_eraser_undo_redo_restore_exact_states():
 
 
 def test_new_edit_clears_redo_and_undo_steps_store_only_the_bbox():
-    m = MaskModel(2000, 1500)
-    m.begin_stroke(True)
-    m.dab(100, 100, 4)
-    m.end_stroke()
-    d = m._undo[-1]
-    t, l, b, r = d.bbox
-    assert (b - t) <= 12 and (r - l) <= 12            # diff bounded by the stroke, not the photo
-    assert d.nbytes < 64
-    m.undo()
+    # 4 KB of undo memory on a 3-megapixel mask: a whole-mask step (375 KB packed) would leave
+    # room for one step, steps bounded by their stroke keep all 50.
+    m = MaskModel(2000, 1500, max_undo_bytes=4096)
+    for i in range(50):
+        m.begin_stroke(True)
+        m.dab(40 * i + 20, 30 * i + 20, 4)
+        m.end_stroke()
+    assert m.count() > 0
+    for _ in range(50):
+        assert m.undo()
+    assert not m.undo() and not m.array.any()
+    m.invert()
+    m.invert()                                        # two whole-mask steps: only the newest fits
+    assert m.undo() and m.array.all() and not m.undo()
     assert m.can_redo()
-    m.begin_stroke(True)
+    m.begin_stroke(False)                             # an edit that changes pixels drops the redo
     m.dab(5, 5, 2)
     m.end_stroke()
     assert not m.can_redo()

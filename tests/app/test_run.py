@@ -48,7 +48,7 @@ def test_tiny_fit_streams_frames_then_compare_make_result_and_save(window, tiny_
     window.compare.set_view_mode("split")
     c = window.canvas
     assert c.layers == window.compare.layers_for(ORIGINAL) == [window.compare.base_layer]
-    assert c.compare_layers[-1] is snap.cache["layer"]
+    assert c.compare_layers == window.compare.layers_for(snap) and c.compare_layers[-1] is not c.layers[-1]
     assert c.label_a == "Original" and c.label_b == f"Iteration {snap.iteration}"
     # drag the divider
     qtbot.mousePress(c, Qt.MouseButton.LeftButton, pos=QPoint(round(c.split_x()), c.height() // 2))
