@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from app.model.confidence import at_size
 from app.model.display import DisplayConverter, region_thumbnail, screen_image
 from app.model.history import Snapshot, SnapshotPolicy
 
@@ -78,6 +79,7 @@ class Frame:
     region: tuple[int, int, int, int]        # output pixels covered by `display`
     final: bool = False
     thumb: np.ndarray | None = None          # the whole picture, small, for the filmstrip
+    confidence: np.ndarray | None = None     # float32 map over `region` (engine Step.confidence)
 
 
 @dataclass
@@ -90,6 +92,7 @@ class Outcome:
     error: str | None = None
     metadata: dict = field(default_factory=dict)
     checkpoint: dict | None = None           # the run's state at its end (engine Step.checkpoint)
+    confidence: np.ndarray | None = None     # the result's confidence map at the result's size
 
 
 def user_message(exc: BaseException) -> str:
@@ -187,17 +190,20 @@ class FitWorker(QObject):
                     post["checkpoint"] = ckpt
                 if prog.notes:
                     post["notes"] = prog.notes
+                conf = getattr(step, "confidence", None)
                 if step.image is not None:
                     region = tuple(int(v) for v in step.region)
                     disp = screen_image(self.converter, step.image)
                     thumb = region_thumbnail(self.base_thumb, disp, region, self.out_size)
-                    post["frame"] = Frame(step.iteration, disp, region, final=bool(step.done), thumb=thumb)
+                    post["frame"] = Frame(step.iteration, disp, region, final=bool(step.done), thumb=thumb,
+                                          confidence=conf)
                     if step.done or self.policy.wants(step.iteration):
                         # the result is labelled with the iteration whose output it is (one numbering)
                         it = prog.result_iteration if step.done and prog.result_iteration is not None \
                             else step.iteration
                         snap = Snapshot(it, prog.loss, step.image.astype(np.float16),
-                                        region, disp, thumb, final=bool(step.done))
+                                        region, disp, thumb, final=bool(step.done),
+                                        confidence=None if conf is None else conf.astype(np.float16))
                         if not prog.kept:       # a kept fallback is no iteration of the fit: not history
                             post["snapshot"] = snap
                         if step.done:
@@ -209,8 +215,11 @@ class FitWorker(QObject):
                             meta = self.metadata_fn(self.job, step)
                         except Exception:
                             meta = {}
-                    outcome = Outcome(self.job, step.result, prog, step.stopped_by, final_snap, None, meta,
-                                      getattr(step, "checkpoint", None))
+                    result = step.result
+                    outcome = Outcome(self.job, result, prog, step.stopped_by, final_snap, None, meta,
+                                      getattr(step, "checkpoint", None),
+                                      None if result is None or conf is None else
+                                      at_size(conf, step.region, (result.width, result.height)))
                 self._post(**post)
                 if step.done:
                     break
@@ -382,3 +391,108 @@ class FitRunner(QObject):
             self.failed.emit(outcome.error)
         else:
             self.finished.emit(outcome)
+
+
+@dataclass
+class VariationDone:
+    """One finished variation, handed from the worker thread to the GUI."""
+    index: int                               # 0-based; its seed is the job's seed + index
+    seed: int
+    result: object                           # imageio.Photo
+    metadata: dict
+    confidence: np.ndarray | None            # at the result's size
+    display: np.ndarray                      # 8-bit sRGB for the screen
+    kept: str | None = None                  # the classical answer was kept
+
+
+class _VariationsWorker(QObject):
+    """Lives on the worker thread; `run` iterates `variations.run` and reports each result."""
+    progressed = Signal(int, int, int)       # variation index, iteration, total (at most ~10 a second)
+    variationDone = Signal(object)           # VariationDone
+    done = Signal()
+
+    def __init__(self, job, n: int, control, converter: DisplayConverter, run_fn, metadata_fn):
+        super().__init__()
+        self.job, self.n, self.control, self.converter = job, n, control, converter
+        self.run_fn, self.metadata_fn = run_fn, metadata_fn
+        self.error: str | None = None        # the failure as one line, read after the thread ended
+
+    @Slot()
+    def run(self) -> None:
+        from dataclasses import replace
+        last = 0.0
+        try:
+            for k, step in self.run_fn(self.job, self.n, self.control):
+                if step.done:
+                    if step.result is None:
+                        continue
+                    job = replace(self.job, seed=self.job.seed + k)
+                    res = step.result
+                    conf = getattr(step, "confidence", None)
+                    self.variationDone.emit(VariationDone(
+                        k, job.seed, res, self.metadata_fn(job, step),
+                        None if conf is None else at_size(conf, step.region, (res.width, res.height)),
+                        screen_image(self.converter, res.data), (step.extra or {}).get("kept")))
+                elif time.monotonic() - last > 0.1:
+                    last = time.monotonic()
+                    self.progressed.emit(k, step.iteration, step.total)
+        except Exception as e:  # noqa: BLE001 - everything becomes one line for the user
+            if type(e).__name__ not in ("JobError", "ImageError", "RunError"):
+                traceback.print_exc(file=sys.stderr)
+            self.error = user_message(e)
+        self.done.emit()
+
+
+class VariationsRunner(QObject):
+    """GUI-side handle for one set of variations at a time: the job with seeds seed..seed+n-1
+    (`dip_engine.variations.run`) on a QThread; Stop goes through the engine's `Control`."""
+    progressed = Signal(int, int, int)       # variation index, iteration, total
+    variationDone = Signal(object)           # VariationDone
+    finished = Signal(bool)                  # stopped by the user
+    failed = Signal(str)                     # one line
+
+    def __init__(self, parent=None, run_fn=None):
+        super().__init__(parent)
+        self._run_fn = run_fn
+        self._thread: QThread | None = None
+        self._worker: _VariationsWorker | None = None
+        self.control = None
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None
+
+    def start(self, job, n: int, converter: DisplayConverter) -> None:
+        if self.busy:
+            raise RuntimeError("variations are already running")
+        from dip_engine import restore, variations
+        self.control = restore.Control()
+        self._thread = QThread()
+        self._thread.setObjectName("dip-variations")
+        self._worker = _VariationsWorker(job, n, self.control, converter, self._run_fn or variations.run,
+                                         restore.metadata)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.progressed.connect(self.progressed)
+        self._worker.variationDone.connect(self.variationDone)
+        self._worker.done.connect(self._thread.quit)
+        self._thread.finished.connect(self._on_done)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self.control is not None and self.busy:
+            self.control.stop()
+
+    def shutdown(self, ms: int = 60000) -> None:
+        self.stop()
+        if self._thread is not None:
+            self._thread.wait(ms)
+
+    def _on_done(self) -> None:
+        self._thread.wait()
+        err, stopped = self._worker.error, bool(self.control.stopped)
+        self._worker, self._thread = None, None
+        if err:
+            self.failed.emit(err)
+        else:
+            self.finished.emit(stopped)

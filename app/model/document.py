@@ -8,8 +8,10 @@ its methods. Events, in the order a listener may rely on:
 - "photo": a photo or project was loaded: every attribute may be new
 - "mask": fn(bbox) - the mask changed (bbox None: anywhere), as `MaskModel` reports it
 - "history": fn(added, dropped) - a snapshot was added; `dropped` left to respect the cap, or None
-- "result": the result, which snapshot it is, or whether it is saved changed
+- "result": the result, which snapshot or variation it is, its confidence map, or whether it
+  is saved changed
 - "run": the job, the run's checkpoint or its state changed
+- "variations": the variations (the job with other seeds) were replaced
 """
 from __future__ import annotations
 
@@ -19,12 +21,14 @@ from typing import Callable
 
 import numpy as np
 
+from app.model.confidence import at_size
 from app.model.display import DisplayConverter, region_thumbnail, screen_image, thumbnail
 from app.model.history import History, Snapshot
 from app.model.mask import MaskModel
 from app.model.task import TaskSettings
+from app.model.variations import Variation
 
-EVENTS = ("settings", "photo", "mask", "history", "result", "run")
+EVENTS = ("settings", "photo", "mask", "history", "result", "run", "variations")
 RESUMABLE = ("running", "paused", "user")   # run states that a checkpoint can continue
 
 
@@ -48,6 +52,9 @@ class Document:
         self.result_snapshot: Snapshot | None = None   # the snapshot made the result (None: the run's end)
         self.result_meta: dict = {}
         self.result_saved = True
+        self.confidence: np.ndarray | None = None   # the result's confidence map (float32, its size)
+        self.variations: list[Variation] = []    # the job with other seeds
+        self.chosen: int | None = None           # the variation that is the result, if one is
         self.checkpoint: dict | None = None  # the newest state of the run, to continue it
         self.run_state: str | None = None    # "running" | "paused" | a finished run's stopped_by
         self.resume_next = False             # Restore continues the saved run (after opening one)
@@ -78,12 +85,23 @@ class Document:
         s = self.out_scale
         return (self.photo.width * s, self.photo.height * s) if self.photo is not None else (0, 0)
 
-    def snapshot(self, iteration: int, loss, image: np.ndarray, region, final: bool = False) -> Snapshot:
-        """A history snapshot of an output `image` covering `region` (top, left, bottom, right)."""
+    def snapshot(self, iteration: int, loss, image: np.ndarray, region, final: bool = False,
+                 confidence: np.ndarray | None = None) -> Snapshot:
+        """A history snapshot of an output `image` covering `region` (top, left, bottom, right)
+        and its region-sized confidence map, if any."""
         disp = screen_image(self.converter, image)
         region = tuple(int(v) for v in region)
         return Snapshot(int(iteration), loss, image.astype(np.float16), region, disp,
-                        region_thumbnail(self.thumb, disp, region, self.out_size), final=bool(final))
+                        region_thumbnail(self.thumb, disp, region, self.out_size), final=bool(final),
+                        confidence=None if confidence is None else confidence.astype(np.float16))
+
+    def variation(self, index: int, seed: int, result, metadata: dict | None = None,
+                  confidence: np.ndarray | None = None, kept: str | None = None, display=None) -> Variation:
+        """A variation of the job for the screen (its result converted like the photo, unless
+        `display` was made already)."""
+        disp = screen_image(self.converter, result.data) if display is None else display
+        return Variation(int(index), int(seed), result, dict(metadata or {}), confidence, disp,
+                         thumbnail(disp), kept)
 
     @property
     def result_iteration(self) -> int | None:
@@ -103,10 +121,13 @@ class Document:
              settings: TaskSettings | None = None, mask: np.ndarray | None = None, job=None, history=(),
              result=None, result_meta: dict | None = None, result_iteration: int | None = None,
              result_saved: bool = True, checkpoint: dict | None = None, run_state: str | None = None,
-             project_path: str | None = None) -> None:
+             project_path: str | None = None, confidence: np.ndarray | None = None,
+             variations=(), chosen: int | None = None) -> None:
         """Replace the document: a photo (and, from a project, everything saved with it).
         `history` holds (iteration, loss, image, region, final) of an earlier run of `job`;
-        `display` is the photo for the screen when it was made already (off the GUI thread)."""
+        `display` is the photo for the screen when it was made already (off the GUI thread);
+        `variations` holds (seed, result, metadata, confidence) and `chosen` the one that is the
+        result; `confidence` is the result's map."""
         if settings is not None:
             self.set_settings(settings)
         self.photo = photo
@@ -131,6 +152,10 @@ class Document:
         self.result_saved = result is None or bool(result_saved)
         self.result_snapshot = None if result is None or result_iteration is None else \
             next((s for s in self.history if s.iteration == result_iteration), None)
+        self.confidence = None if result is None else confidence
+        self.variations = [self.variation(i, *v) for i, v in enumerate(variations)]
+        self.chosen = chosen if result is not None and chosen is not None and 0 <= chosen < len(self.variations) \
+            else None
         self.checkpoint = checkpoint
         self.run_state = run_state or ("user" if checkpoint is not None else None)
         self.resume_next = checkpoint is not None and self.run_state in RESUMABLE
@@ -172,7 +197,8 @@ class Document:
         if outcome.checkpoint is not None:
             self.checkpoint = outcome.checkpoint
         self.run_state = outcome.stopped_by or "finished"
-        self._set_result(outcome.result, None, dict(outcome.metadata or {}), outcome.result is None)
+        self._set_result(outcome.result, None, dict(outcome.metadata or {}), outcome.result is None,
+                         getattr(outcome, "confidence", None))
         self._emit("run")
 
     def fail_run(self) -> None:
@@ -185,7 +211,25 @@ class Document:
         if meta:
             meta["dip:iterations"] = str(snap.iteration)
             meta["dip:stopped_by"] = "snapshot"
-        self._set_result(photo, snap, meta, False)
+        conf = None if snap.confidence is None else at_size(snap.confidence, snap.region, (photo.width, photo.height))
+        self._set_result(photo, snap, meta, False, conf)
+
+    def set_variations(self, variations: list[Variation]) -> None:
+        """New variations of the job (the result stays what it was)."""
+        self.variations = list(variations)
+        for i, v in enumerate(self.variations):
+            v.index = i
+        if self.chosen is not None:
+            self.chosen = None
+            self._emit("result")
+        self._emit("variations")
+
+    def choose_variation(self, index: int) -> None:
+        """Variation `index` becomes the result (with its recipe and map), not yet saved."""
+        if not 0 <= index < len(self.variations):
+            raise ValueError(f"there is no variation {index + 1}: there are {len(self.variations)}")
+        v = self.variations[index]
+        self._set_result(v.result, None, dict(v.metadata), False, v.confidence, index)
 
     def mark_saved(self) -> None:
         """The result was written to a file (or a project)."""
@@ -197,6 +241,8 @@ class Document:
         self.project_path = str(Path(path).resolve())
         self.mark_saved()
 
-    def _set_result(self, result, snap, meta: dict, saved: bool) -> None:
+    def _set_result(self, result, snap, meta: dict, saved: bool, confidence=None, chosen=None) -> None:
         self.result, self.result_snapshot, self.result_meta, self.result_saved = result, snap, meta, saved
+        self.confidence = None if result is None else confidence
+        self.chosen = chosen
         self._emit("result")

@@ -26,6 +26,7 @@ class Snapshot:
     thumb: np.ndarray | None = None       # small uint8 version for the filmstrip
     final: bool = False
     label_extra: str = ""
+    confidence: np.ndarray | None = None  # float16 H x W over `region`: the fit's spread (engine confidence)
     cache: dict[str, Any] = field(default_factory=dict)   # GUI-side caches (pixmaps)
 
     @property
@@ -42,7 +43,8 @@ class Snapshot:
 
     @property
     def nbytes(self) -> int:
-        return 0 if self.image is None else int(self.image.nbytes)
+        return (0 if self.image is None else int(self.image.nbytes)) + \
+            (0 if self.confidence is None else int(self.confidence.nbytes))
 
     def float_image(self) -> np.ndarray:
         if self.image is None:
@@ -124,7 +126,7 @@ class History:
             if total <= self.max_bytes:
                 break
             if s.image is not None and not s.final:
-                total -= s.nbytes
+                total -= int(s.image.nbytes)
                 s.image = None
 
     def index_of(self, snap: Snapshot) -> int:

@@ -70,6 +70,9 @@ ACTIONS = [
     Act("zoom_out", "Zoom Out", "canvas.zoom_by", K.ZoomOut, arg=0.8),
     Act("show_mask", "Show Mask", "masks.update_display", "M", "eye", "Show or hide the mask overlay",
         checkable=True, checked=True),
+    Act("show_confidence", "Show Confidence Map", "compare.set_confidence_visible", "C",
+        tip="Colour where the result is still a guess: how much each pixel changed over the last iterations",
+        checkable=True),
     Act("view_single", "Single View", "compare.set_view_mode", None, "single", "Show one picture",
         checkable=True, checked=True, group="view", arg="single"),
     Act("view_split", "Split Compare", "compare.set_view_mode", None, "split",
@@ -90,6 +93,8 @@ ACTIONS = [
         "Stop and keep the best result so far (or the starting picture, if it is too early)"),
     Act("continue", "&Continue Run", "run.continue_run", "Ctrl+Shift+Return", "play",
         "Continue the last run from where it stopped (same settings)"),
+    Act("variations", "&Variations…", "variations.open_dialog", "Ctrl+Shift+V",
+        tip="Run the job with several seeds, see them side by side and pick one as the result"),
     Act("reset_settings", "Reset Settings…", "reset_settings"),
     Act("shortcuts", "Keyboard Shortcuts", "show_shortcuts", "F1"),
     Act("about", "About DIP Studio", "show_about"),
@@ -100,10 +105,10 @@ MENUS = {
               "save_project", "save_project_as", "embed_photo", None, MASK, None, "quit"],
     "&Edit": ["undo", "redo", None, "clear_mask", "invert_mask", "grow_mask", "shrink_mask", None, "make_result",
               "use_result"],
-    "&View": ["fit", "actual", "zoom_in", "zoom_out", None, "show_mask", None, "view_single", "view_split",
+    "&View": ["fit", "actual", "zoom_in", "zoom_out", None, "show_mask", "show_confidence", None, "view_single", "view_split",
               "view_side"],
     "&Tools": ["brush", "eraser", "pan", None, "brush_smaller", "brush_larger"],
-    "&Run": ["run", "continue", "pause", "stop"],
+    "&Run": ["run", "continue", "pause", "stop", None, "variations"],
     "&Settings": ["reset_settings"],
     "&Help": ["shortcuts", "about"],
 }
@@ -123,6 +128,7 @@ class Facts(NamedTuple):
     can_redo: bool
     shown: Any                     # the Snapshot being looked at, or None
     result_snapshot: Any           # the Snapshot made the result, or None
+    task: str = ""                 # the task chosen in the panel
 
 
 def _mask_tool(f: Facts) -> bool:
@@ -150,7 +156,9 @@ ENABLED: dict[str, Callable[[Facts], bool]] = {
     "redo": lambda f: f.can_redo and not f.busy,
     "brush": lambda f: f.photo and not f.busy,        # P / E on another task switch to Inpaint
     "eraser": lambda f: f.photo and not f.busy,
-    **{k: _viewing for k in ("fit", "actual", "zoom_in", "zoom_out", "view_single", "view_split", "view_side")},
+    **{k: _viewing for k in ("fit", "actual", "zoom_in", "zoom_out", "show_confidence", "view_single",
+                             "view_split", "view_side")},
+    "variations": lambda f: f.photo and not f.busy and f.task in ("inpaint", "sr"),
     "run": lambda f: f.photo and not f.busy,
     "continue": lambda f: f.photo and not f.busy and f.checkpoint,
     "pause": lambda f: f.busy,

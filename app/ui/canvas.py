@@ -14,7 +14,8 @@ from PySide6.QtGui import (QColor, QFont, QPainter, QPainterPath, QPen, QBrush,
                            QPixmap)
 from PySide6.QtWidgets import QWidget
 
-from app.ui.layers import MaskOverlay, PictureLayer
+from app.model import confidence as conf_view
+from app.ui.layers import MaskOverlay, PictureLayer, qimage_from_rgb
 
 TOOL_PAN, TOOL_BRUSH, TOOL_ERASER = "pan", "brush", "eraser"
 MIN_ZOOM, MAX_ZOOM = 0.01, 32.0
@@ -72,6 +73,8 @@ class Canvas(QWidget):
         self.placeholder_title = "Open a photo to begin"
         self.placeholder_hint = "Click or Ctrl+O  ·  drop a file here  ·  Ctrl+V to paste"
         self.badge = ""                                # small label at the top left
+        self.legend: bool | None = None                # confidence legend: None hidden, else "has a map"
+        self._ramp = None                              # the legend's colour bar (QImage)
         self._checker = _checker()
         self._mouse: QPointF | None = None
         self._space = False
@@ -119,6 +122,13 @@ class Canvas(QWidget):
     def set_split(self, fraction: float) -> None:
         self.split = min(1.0, max(0.0, float(fraction)))
         self.update()
+
+    def set_legend(self, has_map: bool | None) -> None:
+        """The confidence map's legend at the bottom right: None hides it; False says the
+        picture shown has no map."""
+        if has_map != self.legend:
+            self.legend = has_map
+            self.update()
 
     def set_peek(self, on: bool) -> None:
         if on != self.peek:
@@ -290,8 +300,47 @@ class Canvas(QWidget):
         badge = "Original (hold Tab)" if self.peek else ("" if split else self.label_a or self.badge)
         if badge:
             self._paint_label(p, badge, QPointF(12, 12), Qt.AlignmentFlag.AlignLeft)
+        if self.legend is not None and not self.peek:
+            self._paint_legend(p)
         self._paint_brush(p)
         p.end()
+
+    def _paint_legend(self, p: QPainter) -> None:
+        """Title, colour bar and its ticks in 8-bit levels (app.model.confidence's scale)."""
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        fm = p.fontMetrics()
+        lh = fm.height()
+        bar_w = 200
+        w = max(bar_w, fm.horizontalAdvance(conf_view.TITLE), fm.horizontalAdvance(conf_view.CAPTION)) + 20
+        h = 8 + lh + 6 + 12 + 4 + 2 * lh + (lh + 2 if not self.legend else 0) + 8
+        box = QRectF(self.width() - w - 12, self.height() - h - 12, w, h)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(16, 18, 22, 215))
+        p.drawRoundedRect(box, 6, 6)
+        x, y = box.left() + 10, box.top() + 8
+        p.setPen(QColor(230, 233, 238))
+        p.drawText(QRectF(x, y, w - 20, lh), Qt.AlignmentFlag.AlignLeft, conf_view.TITLE)
+        y += lh + 6
+        if self._ramp is None:
+            self._ramp = qimage_from_rgb(conf_view.legend_ramp(bar_w, 12))
+        p.drawImage(QRectF(x, y, bar_w, 12), self._ramp)
+        y += 12 + 4
+        p.setPen(QColor(180, 186, 196))
+        for level in conf_view.TICKS:
+            tx = x + bar_w * level / conf_view.MAX_LEVELS
+            text = conf_view.tick_label(level)
+            tw = fm.horizontalAdvance(text)
+            p.drawText(QRectF(min(max(x, tx - tw / 2), x + bar_w - tw), y, tw + 2, lh),
+                       Qt.AlignmentFlag.AlignLeft, text)
+        y += lh
+        p.drawText(QRectF(x, y, w - 20, lh), Qt.AlignmentFlag.AlignLeft, conf_view.CAPTION)
+        y += lh
+        if not self.legend:
+            y += 2
+            p.setPen(QColor(240, 200, 120))
+            p.drawText(QRectF(x, y, w - 20, lh), Qt.AlignmentFlag.AlignLeft, conf_view.NO_MAP)
+        p.restore()
 
     def _draw_layers(self, p: QPainter, layers, visible: QRectF) -> None:
         for layer in layers:

@@ -1,16 +1,19 @@
 """What the canvases show: one picture, a split compare or two side by side.
 
 The compared pictures are keys: ORIGINAL, CURRENT (the live frame, the run's end or the saved
-run) or a history Snapshot. `CompareView` turns keys into canvas layers and labels, keeps the
-filmstrip, the compare bar and the status bar's size and zoom in step, and says through
-`shownChanged` when the pictures looked at change (not on every live frame).
+run), a history Snapshot or a Variation (the job with another seed). `CompareView` turns keys
+into canvas layers and labels (with the confidence map's colour layer and legend when that is
+shown), keeps the filmstrip, the compare bar and the status bar's size and zoom in step, and
+says through `shownChanged` when the pictures looked at change (not on every live frame).
 """
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 from PySide6.QtWidgets import QMenu
 
+from app.model import confidence as conf_view
 from app.model.history import Snapshot
+from app.model.variations import Variation
 from app.ui.filmstrip import CURRENT, ORIGINAL, key_label
 from app.ui.layers import PictureLayer
 from app.ui.run import FALLBACKS, KEPT_LABELS, parts_phrase, result_iteration
@@ -29,6 +32,9 @@ class CompareView(QObject):
         self.src_a, self.src_b = ORIGINAL, CURRENT
         self.base_layer: PictureLayer | None = None      # the photo
         self.current_layer: PictureLayer | None = None   # what CURRENT adds on top of the photo
+        self.current_picture = None                      # the Frame or Snapshot CURRENT shows
+        self.show_confidence = False                     # the confidence overlay (View menu)
+        self._conf_layers: dict = {}                     # id(map) -> (map, layer) of CURRENT's maps
         self._shown = (None, None)
         w = window
         w.canvas.zoomChanged.connect(self.show_zoom)
@@ -40,6 +46,7 @@ class CompareView(QObject):
         w.compare_bar.sourcesChanged.connect(self._sources_picked)
         self.doc.on("photo", self._show_document)
         self.doc.on("history", self._show_snapshot)
+        self.doc.on("variations", lambda: self.refresh())
 
     # ------------------------------------------------------------------ the document
     def _show_document(self) -> None:
@@ -49,11 +56,13 @@ class CompareView(QObject):
         self.base_layer = PictureLayer(doc.display, QRectF(0, 0, photo.width, photo.height))
         w.canvas.set_scene(photo.width, photo.height, [self.base_layer])
         w.canvas2.set_scene(photo.width, photo.height, [self.base_layer])
-        self.current_layer = None
+        self.current_layer, self.current_picture, self._conf_layers = None, None, {}
         w.filmstrip.reset_strip(doc.thumb)
         for snap in doc.history:
             w.filmstrip.add_snapshot(snap)
-        if len(doc.history):
+        if doc.chosen is not None:
+            self.set_current(doc.variations[doc.chosen], "Result")
+        elif len(doc.history):
             last = doc.history[-1]
             self.set_current(last, "Result" if doc.result is not None else "Saved run")
         w.compare_bar.show()
@@ -64,11 +73,12 @@ class CompareView(QObject):
         if dropped is not None:
             self.w.filmstrip.remove_snapshot(dropped)
         self.w.filmstrip.add_snapshot(snap)
-        self.w.compare_bar.set_keys(self.w.filmstrip.keys(), self.src_a, self.src_b, self.current_label())
+        self.w.compare_bar.set_keys(self.keys(), self.src_a, self.src_b, self.current_label())
 
     def set_current(self, picture, label: str | None = None, tip: str | None = None) -> None:
         """CURRENT shows `picture` (a Frame or Snapshot: display, region, thumb) over the photo;
         with `label` the filmstrip's current entry says so."""
+        self.current_picture = picture
         self.current_layer = None if picture is None else \
             PictureLayer(picture.display, self.region_rect(picture.region), build_pyramid=False)
         if label is not None:
@@ -81,23 +91,98 @@ class CompareView(QObject):
         s = self.doc.out_scale
         return QRectF(l / s, t / s, (r - l) / s, (b - t) / s)
 
+    def keys(self) -> list:
+        """Everything the pickers offer: original, snapshots, current, then the variations."""
+        keys = self.w.filmstrip.keys()
+        if CURRENT not in keys:
+            keys = keys + [CURRENT]
+        return keys + list(self.doc.variations)
+
+    def _settled(self, key):
+        """CURRENT when no run is going: the snapshot or variation that is the result, else CURRENT."""
+        doc = self.doc
+        if key == CURRENT and not self.w.runner.busy:
+            if doc.result_snapshot is not None:
+                return doc.result_snapshot
+            if doc.chosen is not None:
+                return doc.variations[doc.chosen]
+        return key
+
     def layers_for(self, key) -> list:
         if self.base_layer is None:
             return []
+        key = self._settled(key)
         if key == CURRENT:
-            if self.doc.result_snapshot is not None and not self.w.runner.busy:
-                return self.layers_for(self.doc.result_snapshot)
-            return [self.base_layer] + ([self.current_layer] if self.current_layer is not None else [])
-        if isinstance(key, Snapshot):
+            layers = [self.base_layer] + ([self.current_layer] if self.current_layer is not None else [])
+        elif isinstance(key, (Snapshot, Variation)):
             layer = key.cache.get("layer")
             if layer is None:
                 layer = PictureLayer(key.display, self.region_rect(key.region), build_pyramid=True)
                 key.cache["layer"] = layer
-            return [self.base_layer, layer]
-        return [self.base_layer]
+            layers = [self.base_layer, layer]
+        else:
+            layers = [self.base_layer]
+        overlay = self.confidence_layer(key) if self.show_confidence else None
+        return layers + ([overlay] if overlay is not None else [])
+
+    # ------------------------------------------------------------------ the confidence map
+    def confidence_of(self, key):
+        """(map, region) of the picture `key` shows, or None: the photo, or a kept classical answer."""
+        doc, key = self.doc, self._settled(key)
+        if isinstance(key, (Snapshot, Variation)):
+            return None if key.confidence is None else (key.confidence, key.region)
+        if key != CURRENT:
+            return None
+        if self.w.runner.busy or doc.result is None:
+            pic = self.current_picture
+            m = getattr(pic, "confidence", None)
+            return None if m is None else (m, pic.region)
+        if doc.confidence is None:
+            return None
+        return doc.confidence, (0, 0, doc.result.height, doc.result.width)
+
+    def confidence_layer(self, key) -> PictureLayer | None:
+        found = self.confidence_of(key)
+        if found is None:
+            return None
+        m, region = found
+        settled = self._settled(key)
+        cache = settled.cache if isinstance(settled, (Snapshot, Variation)) else None
+        if cache is not None and cache.get("confidence") is not None:
+            return cache["confidence"]
+        hit = self._conf_layers.get(id(m))
+        if hit is not None and hit[0] is m:
+            return hit[1]
+        layer = PictureLayer(conf_view.overlay_rgba(m), self.region_rect(region), build_pyramid=cache is not None)
+        if cache is not None:
+            cache["confidence"] = layer
+        else:          # CURRENT's pictures change with every frame: keep only the newest
+            self._conf_layers = {id(m): (m, layer)}
+        return layer
+
+    def set_confidence_visible(self, on: bool) -> None:
+        """Show or hide the confidence overlay and its legend."""
+        self.show_confidence = bool(on)
+        action = self.w.actions_["show_confidence"]
+        if action.isChecked() != self.show_confidence:
+            action.setChecked(self.show_confidence)
+        self.refresh(update_bar=False)
+
+    def _legends(self, a, b) -> None:
+        """The legend on each visible canvas: whether a picture there has a map."""
+        w = self.w
+        if not self.show_confidence:
+            w.canvas.set_legend(None)
+            w.canvas2.set_legend(None)
+            return
+        first = [b] if self.mode == "single" else [a, b] if self.mode == "split" else [a]
+        w.canvas.set_legend(any(self.confidence_of(k) is not None for k in first))
+        w.canvas2.set_legend(self.confidence_of(b) is not None if self.mode == "side" else None)
 
     def current_label(self) -> str:
         doc = self.doc
+        if doc.result is not None and doc.chosen is not None and not self.w.runner.busy:
+            return f"Result ({doc.variations[doc.chosen].label.lower()})"
         if self.w.runner.busy:
             frame = self.w.run.frame
             if frame is not None and frame.iteration == 0 and doc.job is not None:
@@ -182,7 +267,8 @@ class CompareView(QObject):
             return
         for side, fallback in (("src_b", CURRENT), ("src_a", ORIGINAL)):
             key = getattr(self, side)
-            if key not in (ORIGINAL, CURRENT) and doc.history.index_of(key) < 0 and key is not doc.result_snapshot:
+            if key not in (ORIGINAL, CURRENT) and doc.history.index_of(key) < 0 and key is not doc.result_snapshot \
+                    and not any(key is v for v in doc.variations):
                 setattr(self, side, fallback)
         a, b = self.src_a, self.src_b
         la, lb = self.label_for(a), self.label_for(b)
@@ -196,12 +282,10 @@ class CompareView(QObject):
             w.canvas.set_layers(self.layers_for(a), la)
             w.canvas.set_compare(None)
             w.canvas2.set_layers(self.layers_for(b), lb)
+        self._legends(a, b)
         w.masks.update_display()          # the mask shows on the photo being edited, not on results
         if update_bar:
-            keys = w.filmstrip.keys()
-            if CURRENT not in keys:
-                keys = keys + [CURRENT]
-            w.compare_bar.set_keys(keys, a, b, self.current_label())
+            w.compare_bar.set_keys(self.keys(), a, b, self.current_label())
         w.filmstrip.select_key(b)
         w.run_panel.curve.set_marker(b.iteration if isinstance(b, Snapshot) else None)
         self.show_info()

@@ -134,14 +134,14 @@ class Files(QObject):
         finally:
             self.opening = None
             w.update_hint()
-        if w.runner.busy:          # a run of the previous photo started while this one was read
+        if w.busy:                 # a run of the previous photo started while this one was read
             w.show_error(f"Did not open {Path(path).name}: a restoration is running.")
             return False
         return self._show(path, photo, display)
 
     def _may_open(self, path: str) -> bool:
         w = self.w
-        if w.runner.busy:
+        if w.busy:
             w.show_error("A restoration is running: stop it before opening another photo.")
             return False
         return w.may_discard_result("Open another photo", f"Open {Path(path).name} and discard the result?")
@@ -220,7 +220,7 @@ class Files(QObject):
 
     def open_project(self, path: str) -> bool:
         w = self.w
-        if w.runner.busy:
+        if w.busy:
             w.show_error("A restoration is running: stop it before opening a project.")
             return False
         if not w.may_discard_result("Open a project", "Open the project anyway?"):

@@ -69,7 +69,7 @@ class MaskTools(QObject):
         inpaint = w.task_panel.task() == "inpaint"
         on_photo = w.compare.on_photo()
         w.canvas.set_mask_visible(w.actions_["show_mask"].isChecked() and inpaint and on_photo)
-        w.canvas.mask_editable = inpaint and not w.runner.busy and on_photo
+        w.canvas.mask_editable = inpaint and not w.busy and on_photo
         w.canvas.update()
 
     def _brush_size_changed(self, size: float) -> None:

@@ -1,7 +1,7 @@
 """Project files, autosave and crash recovery.
 
-`ProjectManager` turns the `Document` (photo, mask, task settings, history, result and the run's
-newest checkpoint) into a `dip_engine.project.Project` and back. Autosave: mask edits
+`ProjectManager` turns the `Document` (photo, mask, task settings, history, result with its
+confidence map, variations and the chosen one, and the run's newest checkpoint) into a `dip_engine.project.Project` and back. Autosave: mask edits
 are saved ~5 s after the last change; while a run fits, it is asked for a checkpoint every
 ~30 s of fitting, at every pause and at its end, and each one is saved. Autosaves are written
 on a QThreadPool thread, atomically, to this session's file in the user data folder; a session
@@ -149,10 +149,12 @@ class ProjectManager(QObject):
         mask = None if d.mask is None else d.mask.array.copy()
         if embed is None:
             embed = self.embed_photo()
+        variations = [projects.Variation(v.seed, v.result, dict(v.metadata), v.confidence) for v in d.variations]
         return projects.Project.from_job(job, mask=mask, history=history, checkpoint=d.checkpoint,
                                          result=d.result, result_meta=dict(d.result_meta or {}),
                                          photo_path=d.path, embed_photo=embed or not d.path,
-                                         name=d.name, extra=extra)
+                                         name=d.name, extra=extra, confidence=d.confidence,
+                                         variations=variations, chosen=d.chosen)
 
     def embed_photo(self) -> bool:
         v = self.ui.settings.value("project/embed_photo", True)
@@ -174,7 +176,9 @@ class ProjectManager(QObject):
                           result=proj.result, result_meta=proj.result_meta,
                           result_iteration=proj.extra.get("result_iteration"),
                           result_saved=proj.extra.get("result_saved", True), checkpoint=proj.checkpoint,
-                          run_state=proj.extra.get("run_state"), project_path=path)
+                          run_state=proj.extra.get("run_state"), project_path=path,
+                          confidence=proj.confidence, chosen=proj.chosen,
+                          variations=[(v.seed, v.result, v.metadata, v.confidence) for v in proj.variations])
         except Exception as e:  # noqa: BLE001 - a message, never a traceback dialog
             self.ui.show_error(f"Could not show the project: {type(e).__name__}: {e}")
             return False

@@ -105,7 +105,7 @@ class RunController(QObject):
         """Start a run of the panel's settings; it continues the saved run when one was opened
         (or `resume`: the last run) and the settings still match it."""
         w, doc = self.w, self.doc
-        if self.runner.busy:
+        if w.busy:
             w.flash("A restoration is already running: stop it (Esc) before starting another.")
             return False
         if doc.photo is None:

@@ -26,6 +26,7 @@ from app.ui.masks import MaskTools
 from app.ui.panels import Banner, MaskPanel, RunPanel, TaskPanel
 from app.ui.projects import ProjectManager
 from app.ui.run import RunController
+from app.ui.variations import VariationsRoom
 from app.worker import FitRunner
 
 TOOL_HINTS = {
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         self.compare = CompareView(self)
         self.run = RunController(self)
         self.files = Files(self, recent_menu)
+        self.variations = VariationsRoom(self)
         connect_actions(self, self.actions_)
         self._connect()
         # after the run controller: a finished run is in the document before it is autosaved
@@ -365,7 +367,7 @@ class MainWindow(QMainWindow):
     def update_hint(self) -> None:
         if self.document.photo is None:
             self.hint_label.setText("Open a photo: Ctrl+O, drag and drop, or Ctrl+V to paste")
-        elif self.runner.busy:
+        elif self.busy:
             self.hint_label.setText("Restoring…  Ctrl+P pause  ·  Esc stop (keeps the best so far)  ·  "
                                     "hold Tab for the original")
         else:
@@ -373,18 +375,24 @@ class MainWindow(QMainWindow):
 
     def update_actions(self) -> None:
         """Action states from the document and the run: on their changes, not on live frames."""
-        doc, busy, mm = self.document, self.runner.busy, self.document.mask
+        doc, busy, mm = self.document, self.busy, self.document.mask
         has = doc.photo is not None
         undo, redo = bool(mm and mm.can_undo()), bool(mm and mm.can_redo())
         update_enabled(self.actions_, Facts(
             photo=has, busy=busy, inpaint=self.task_panel.task() == "inpaint", result=doc.result is not None,
             checkpoint=doc.checkpoint is not None, can_undo=undo, can_redo=redo,
-            shown=self.compare.shown_snapshot(), result_snapshot=doc.result_snapshot))
+            shown=self.compare.shown_snapshot(), result_snapshot=doc.result_snapshot, task=self.task_panel.task()))
         self.actions_["undo"].setText(f"&Undo {mm.undo_label()}" if undo else "&Undo")
         self.actions_["redo"].setText(f"&Redo {mm.redo_label()}" if redo else "&Redo")
         self.task_panel.set_running(busy)
         self.mask_panel.setEnabled(not busy)
         self.run_panel.run_button.setEnabled(has and not busy)
+
+    @property
+    def busy(self) -> bool:
+        """A run or a set of variations is going: the settings and the photo stay as they are."""
+        room = getattr(self, "variations", None)          # built after the other rooms
+        return self.runner.busy or (room is not None and room.runner.busy)
 
     def run_state_changed(self) -> None:
         """A run started or ended."""
@@ -434,6 +442,8 @@ class MainWindow(QMainWindow):
                 return
 
     def closeEvent(self, e) -> None:
+        if self.variations.runner.busy:
+            self.variations.runner.shutdown()
         if self.runner.busy:
             if self._closing:
                 e.ignore()
@@ -458,4 +468,5 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Last-resort clean-up at application exit: stop and join the worker and autosave threads."""
         self.runner.shutdown()
+        self.variations.runner.shutdown()
         self.projects.shutdown()

@@ -1,0 +1,115 @@
+"""The confidence overlay: off by default, toggled from the View menu, drawn (with its legend)
+over the live view, a snapshot and the result, only where the fit changed pixels."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QImage
+
+from tests.app.conftest import RUN_TIMEOUT, fast_settings, fitting
+
+MASK = (14, 16, 24, 30)        # top, left, bottom, right of the fill
+
+
+def checker_photo(path, w=48, h=40):
+    """A texture a 1-px blur cannot keep, so a few dozen iterations beat the classical fill."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    chk = ((xx // 2 + yy // 2) % 2) * 200 + 30
+    Image.fromarray(np.stack([chk, xx * 255 // (w - 1), yy * 255 // (h - 1)], 2).astype(np.uint8)).save(path)
+    return str(path)
+
+
+def paint_mask(window):
+    m = np.zeros((40, 48), bool)
+    t, l, b, r = MASK
+    m[t:b, l:r] = True
+    window.document.mask.set_mask(m, "test")
+
+
+def pixels(widget) -> np.ndarray:
+    img = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    a = np.frombuffer(img.constBits(), np.uint8, img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
+    return a[:, :img.width() * 3].reshape(img.height(), img.width(), 3).copy()
+
+
+def photo_box(canvas, t, l, b, r, inset=1.0):
+    """Widget pixel box of photo pixels (t, l, b, r), shrunk by `inset` photo pixels."""
+    p0 = canvas.to_widget(QPointF(l + inset, t + inset))
+    p1 = canvas.to_widget(QPointF(r - inset, b - inset))
+    return slice(int(p0.y()), int(p1.y())), slice(int(p0.x()), int(p1.x()))
+
+
+def legend_box(canvas):
+    return slice(canvas.height() - 40, canvas.height() - 14), slice(canvas.width() - 120, canvas.width() - 20)
+
+
+def toggled(window, qtbot):
+    """Pixels of the main canvas with the overlay off, on, and off again (via its action)."""
+    act = window.actions_["show_confidence"]
+    assert not act.isChecked()
+    off = pixels(window.canvas)
+    act.trigger()
+    qtbot.wait(10)
+    on = pixels(window.canvas)
+    act.trigger()
+    qtbot.wait(10)
+    return off, on, pixels(window.canvas)
+
+
+def assert_overlay_on_fill(window, off, on, again):
+    c = window.canvas
+    fill = photo_box(c, *MASK)
+    outside = photo_box(c, 0, 0, 40, MASK[1] - 3)          # photo pixels left of the fill: never changed
+    legend = legend_box(c)
+    assert np.abs(on[fill].astype(int) - off[fill]).mean() > 5       # the colour scale over the fill
+    assert np.array_equal(on[outside], off[outside])                  # kept pixels stay clear
+    assert np.abs(on[legend].astype(int) - off[legend]).mean() > 5   # the legend is drawn
+    assert np.array_equal(again, off)                                 # off again: exactly as before
+
+
+@pytest.fixture
+def fill_run(window, tmp_path, qtbot):
+    window.files.open_path(checker_photo(tmp_path / "checker.png"))
+    fast_settings(window, "inpaint", iters=40, channels=8)
+    paint_mask(window)
+    return window
+
+
+def test_overlay_is_off_by_default_and_in_the_view_menu(window):
+    act = window.actions_["show_confidence"]
+    assert act.isCheckable() and not act.isChecked() and act.shortcut().toString() == "C"
+    view = next(m for m in window.menuBar().actions() if m.text() == "&View").menu()
+    assert act in view.actions()
+    assert window.canvas.legend is None
+
+
+def test_overlay_on_the_live_view_a_snapshot_and_the_result(fill_run, qtbot):
+    w = fill_run
+    w.run.start()
+    # live: pause once fitted frames with a map arrive, then toggle
+    qtbot.waitUntil(lambda: fitting(w) and w.run.frame.confidence is not None, timeout=RUN_TIMEOUT)
+    w.run.toggle_pause()
+    qtbot.waitUntil(lambda: w.document.run_state == "paused", timeout=RUN_TIMEOUT)
+    qtbot.wait(300)                                    # the last frames before the pause are drained
+    assert_overlay_on_fill(w, *toggled(w, qtbot))
+    w.run.toggle_pause()
+    qtbot.waitUntil(lambda: not w.runner.busy, timeout=RUN_TIMEOUT)
+    doc = w.document
+    assert doc.result is not None and doc.confidence is not None, "the fill should beat the classical one by 40"
+    assert doc.confidence.shape == (40, 48)
+    t, l, b, r = MASK
+    assert doc.confidence[t:b, l:r].max() > 0 and doc.confidence[:, :l - 1].max() == 0
+    # the result
+    assert_overlay_on_fill(w, *toggled(w, qtbot))
+    # a snapshot of the history
+    snap = next(s for s in doc.history if s.confidence is not None and not s.final)
+    w.compare.show_key(snap)
+    assert_overlay_on_fill(w, *toggled(w, qtbot))
+    # the original has no map: the legend says so, nothing is drawn over the photo
+    w.compare.show_key("original")
+    w.actions_["show_confidence"].trigger()
+    assert w.canvas.legend is False
+    w.actions_["show_confidence"].trigger()
+    assert w.canvas.legend is None
