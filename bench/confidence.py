@@ -226,6 +226,7 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     bench_cases.use_data(a.data)
     torch.set_num_threads(a.threads)
+    confidence.TASKS = presets.TASKS   # score every task's map, also those the product leaves out
     data = json.loads(a.out.read_text()) if a.out.exists() else {}
     if a.merge is not None:
         rows = [r for f in a.merge for r in json.loads(f.read_text())["rows"]]

@@ -148,6 +148,9 @@ def _job(args) -> restore.Job:
             raise UsageError(f"{args.mask}: the mask is all white: nothing is left to learn from")
     for out in outputs(args):
         _check_output(out, args.input, args.overwrite)
+    if confidence_outputs(args) and not confidences.tracks(args.task):
+        raise UsageError(f"--confidence: {args.task} has no confidence map (on the bench it told no more than "
+                         "the fill's edges do, bench/README.md): use --variations N to see alternative fills")
     for out in confidence_outputs(args):
         if out.suffix.lower() != ".png":
             raise UsageError(f"{out}: the confidence map is a 16-bit PNG: use a name ending in .png")

@@ -18,8 +18,21 @@ LEVELS_PER_UNIT = 255        # the map's unit in the file: 8-bit levels of stand
 PNG_PER_LEVEL = 4096         # 16-bit samples per level: 65535 is 16 levels (clipped)
 PNG_SCALE = ("16-bit value / 4096 = per-pixel standard deviation of the output over the last "
              "iterations, in 8-bit levels (0-255 scale); 65535 means 16 levels or more")
+# The tasks whose map tells more than a map of the result's edges would (bench/README.md, "Confidence
+# map"): denoising (F16 Pearson 0.49 against 0.35 for edges; a validation photo 0.16 against 0.12)
+# and SR x4 (zebra 0.38 against 0.25; 0.21 against 0.17). Inpainting is left out: on 3 of 4
+# fills (strokes on a photo, object removal, large holes) the fit's spread and the spread across
+# seeds tracked the error less well than the edges (village strokes 0.19 against 0.26, vase 0.09
+# against 0.20); only on kate's text did it do better. Variations show a fill's alternatives.
+TASKS = ("denoise", "jpeg", "sr")
+
 PNG_SCALE_ACROSS = ("16-bit value / 4096 = per-pixel standard deviation across the variations' results "
                     "(seeds), in 8-bit levels (0-255 scale); 65535 means 16 levels or more")
+
+
+def tracks(task: str) -> bool:
+    """Whether runs of `task` get a confidence map (`TASKS`)."""
+    return task in TASKS
 
 
 class Tracker:
@@ -104,11 +117,3 @@ def mosaic(maps: dict[int, np.ndarray], regions: list, size: tuple[int, int], *,
             out[t:b, l:r][fills[i]] = m[fills[i]]
     return out
 
-
-def fill_only(map_: np.ndarray, mask: np.ndarray | None, region: tuple[int, int, int, int]) -> np.ndarray:
-    """`map_` with zeros where an inpainting keeps the photo's pixels (outside the `mask`, a
-    full-size bool array); the fill's border, its seam with the photo, is part of the fill."""
-    if mask is None:
-        return map_
-    t, l, b, r = region
-    return np.where(mask[t:b, l:r], map_, 0).astype(np.float32)

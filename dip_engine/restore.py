@@ -420,7 +420,7 @@ def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, c
     try:
         steps = fit(problem, preset, iterations=preset.iterations, seed=job.seed,
                     auto_stop=job.stop == "auto", preview_every=job.preview_every,
-                    control=control, device=dev, **kw)
+                    control=control, device=dev, confidence=confidence.tracks(job.task), **kw)
         first = next(steps, None)
     except (KeyError, ValueError, TypeError, RuntimeError) as e:  # a checkpoint of another network
         if resume is None or isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower():
@@ -439,8 +439,6 @@ def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, c
             _kept(job, step)
         if step.image is not None:
             step.image = composite(step.image)
-        if step.confidence is not None:
-            step.confidence = confidence.fill_only(step.confidence, ph.mask, region)
         if step.done:
             step.extra.setdefault("kept", None)
             step.result = compose(job, step.image, region)
@@ -524,7 +522,8 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
     t0 = time.perf_counter()
     stream = parallel.fit_parts(problems, preset, workers=workers, threads=threads, control=control,
                                 iterations=per, seed=job.seed, auto_stop=job.stop == "auto",
-                                preview_every=job.preview_every, device=dev)
+                                preview_every=job.preview_every, device=dev,
+                                confidence=confidence.tracks(job.task))
     last = None
     for i, step in stream:
         iters[i] = step.iteration
