@@ -206,8 +206,8 @@ def save_confidence(path: Path, job: restore.Job, step, overwrite: bool) -> Path
 
 
 def save_spread(path: Path, job: restore.Job, steps: list, seeds: list[int], overwrite: bool) -> Path:
-    """Write the spread across the variations' results (`confidence.across`) on the map's scale."""
-    m = confidences.across([s.result.pixels for s in steps])
+    """Write the variations' maps and their spread together (`confidence.combined`) on the map's scale."""
+    m = confidences.combined([x for x in map(full_confidence, steps) if x is not None], [s.result.pixels for s in steps])
     photo = imageio.Photo(confidences.to_png16(m)[..., None],
                           text={"Description": confidences.PNG_SCALE_ACROSS})
     meta = {**restore.metadata(job, steps[0]), "dip:confidence_scale": confidences.PNG_SCALE_ACROSS,

@@ -19,15 +19,17 @@ PNG_PER_LEVEL = 4096         # 16-bit samples per level: 65535 is 16 levels (cli
 PNG_SCALE = ("16-bit value / 4096 = per-pixel standard deviation of the output over the last "
              "iterations, in 8-bit levels (0-255 scale); 65535 means 16 levels or more")
 # The tasks whose map tells more than a map of the result's edges would (bench/README.md, "Confidence
-# map"): denoising (F16 Pearson 0.49 against 0.35 for edges; a validation photo 0.16 against 0.12)
-# and SR x4 (zebra 0.38 against 0.25; 0.21 against 0.17). Inpainting is left out: on 3 of 4
-# fills (strokes on a photo, object removal, large holes) the fit's spread and the spread across
-# seeds tracked the error less well than the edges (village strokes 0.19 against 0.26, vase 0.09
-# against 0.20); only on kate's text did it do better. Variations show a fill's alternatives.
+# map", per-pixel Pearson with the absolute error, 2 seeds): denoising (F16 0.48 against 0.35 for
+# edges; village 0.16 against 0.12) and SR x4 (zebra 0.38 against 0.25; village 0.21 against
+# 0.17). Inpainting is left out: over 4 fills its map did no better than the edges on average
+# (0.23 against 0.23): better on kate's text (0.52 / 0.46) and library's holes (0.11 / -0.13),
+# worse on strokes across a photo (0.19 / 0.26) and the vase (0.08 / 0.20). Variations show a
+# fill's alternatives instead.
 TASKS = ("denoise", "jpeg", "sr")
 
-PNG_SCALE_ACROSS = ("16-bit value / 4096 = per-pixel standard deviation across the variations' results "
-                    "(seeds), in 8-bit levels (0-255 scale); 65535 means 16 levels or more")
+PNG_SCALE_ACROSS = ("16-bit value / 4096 = per-pixel standard deviation of the output over the last "
+                    "iterations and across the variations (seeds) together, in 8-bit levels (0-255 "
+                    "scale); 65535 means 16 levels or more")
 
 
 def tracks(task: str) -> bool:
@@ -72,6 +74,15 @@ class Tracker:
         if not s or s.get("mean") is None:
             return
         self.mean, self.sq, self.count = s["mean"].to(device), s["sq"].to(device), int(s["count"])
+
+
+def combined(maps: list[np.ndarray], images: list[np.ndarray]) -> np.ndarray:
+    """The variations' own maps and their spread together: the root of the mean variance over
+    the iterations plus the variance across the seeds. On the bench it tracks the error better
+    than either alone on denoising (Pearson 0.36 against 0.32 and 0.24), as well on SR (0.31
+    against 0.33 and 0.22)."""
+    var = np.mean([np.square(np.asarray(m, np.float64)) for m in maps], axis=0) if maps else 0.0
+    return np.sqrt(var + np.square(across(images).astype(np.float64))).astype(np.float32)
 
 
 def across(images: list[np.ndarray]) -> np.ndarray:

@@ -306,9 +306,13 @@ def test_variations_record_their_seeds_and_each_is_reproduced_by_its_seed(capsys
     spread = np.asarray(Image.open(tmp_path / "c.png")).astype(np.float64) / 4096 / 255
     a, b = (imageio.load_image(f).data for f in files)
     assert not np.array_equal(a, b)
-    # the spread across the two is half their difference (root mean square over channels)
-    half = np.sqrt((((a.astype(np.float64) - b) / 255 / 2) ** 2).mean(-1))
-    assert np.abs(spread - np.minimum(half, 16 / 255)).max() < 1e-4
+    # their maps and their spread (half their difference, root mean square over channels) together
+    half2 = (((a.astype(np.float64) - b) / 255 / 2) ** 2).mean(-1)
+    own = [np.asarray(Image.open(tmp_path / f"c.v{k}.png")).astype(np.float64) / 4096 / 255 for k in (1, 2)]
+    expect = np.sqrt((own[0] ** 2 + own[1] ** 2) / 2 + half2)
+    close = (np.maximum(own[0], own[1]) < 15 / 255) & (expect < 15 / 255)   # the files clip at 16 levels
+    assert close.sum() > 20
+    assert np.abs(spread - expect)[close].max() < 2e-4 and spread.max() > 0
     code, _, err = run(capsys, "denoise", photo_png, "-o", tmp_path / "again.png", *FAST, "--seed", "6",
                        "--threads", "1")
     assert code == 0, err

@@ -99,6 +99,8 @@ def test_across_seeds_and_full_canvas():
     a = np.zeros((4, 5, 3), np.float32)
     b = np.full((4, 5, 3), 0.2, np.float32)
     np.testing.assert_allclose(confidence.across([a, b]), 0.1, atol=1e-6)
+    own = [np.full((4, 5), 0.1, np.float32), np.full((4, 5), 0.3, np.float32)]
+    np.testing.assert_allclose(confidence.combined(own, [a, b]), np.sqrt((0.01 + 0.09) / 2 + 0.01), atol=1e-6)
     f = confidence.full(np.ones((2, 3), np.float32), (1, 2, 3, 5), (4, 6))
     assert f.shape == (4, 6) and f.sum() == 6 and f[1:3, 2:5].all()
 
