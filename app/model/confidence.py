@@ -1,6 +1,7 @@
 """The confidence map as the screen shows it: a colour scale over the picture and its legend. Qt-free.
 
-The map (`dip_engine.confidence`) is the per-pixel standard deviation of the fit's output over
+The map (`dip_engine.confidence`; denoising, JPEG and SR: the engine measured that inpainting's
+told no more than the fill's edges, so it has none) is the per-pixel standard deviation of the fit's output over
 its last iterations, in 0..1 units. The overlay shows it in 8-bit levels (x 255) on one fixed
 scale, 0 to `MAX_LEVELS` (the CLI's 16-bit file clips there too), so a colour means the same on
 every picture. Pixels the fit did not change (outside an inpainting's fill) stay clear; settled
@@ -15,7 +16,8 @@ MAX_LEVELS = 16.0                       # the top colour: 16 levels (of 255) or 
 TICKS = (0, 4, 8, 12, 16)
 TITLE = "Confidence: how much each pixel still changed"
 CAPTION = "std of the last iterations, in 8-bit levels · bright: a guess"
-NO_MAP = "No map for this picture (the photo or a classical answer)"
+NO_MAP = "No map for this picture: nothing was fitted here"
+NO_MAP_INPAINT = "Inpainting has no map: Run > Variations… shows other fills"
 COLORMAP = cv2.COLORMAP_INFERNO         # perceptually ordered, dark = settled
 ALPHA_MIN, ALPHA_MAX = 0.25, 0.85        # overlay opacity at 0 and at MAX_LEVELS
 

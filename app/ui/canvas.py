@@ -74,6 +74,7 @@ class Canvas(QWidget):
         self.placeholder_hint = "Click or Ctrl+O  ·  drop a file here  ·  Ctrl+V to paste"
         self.badge = ""                                # small label at the top left
         self.legend: bool | None = None                # confidence legend: None hidden, else "has a map"
+        self.legend_note = ""                          # why there is no map
         self._ramp = None                              # the legend's colour bar (QImage)
         self._checker = _checker()
         self._mouse: QPointF | None = None
@@ -123,11 +124,11 @@ class Canvas(QWidget):
         self.split = min(1.0, max(0.0, float(fraction)))
         self.update()
 
-    def set_legend(self, has_map: bool | None) -> None:
-        """The confidence map's legend at the bottom right: None hides it; False says the
-        picture shown has no map."""
-        if has_map != self.legend:
-            self.legend = has_map
+    def set_legend(self, has_map: bool | None, note: str = "") -> None:
+        """The confidence map's legend at the bottom right: None hides it; False shows `note`,
+        why the picture shown has no map."""
+        if (has_map, note) != (self.legend, self.legend_note):
+            self.legend, self.legend_note = has_map, note
             self.update()
 
     def set_peek(self, on: bool) -> None:
@@ -312,7 +313,8 @@ class Canvas(QWidget):
         fm = p.fontMetrics()
         lh = fm.height()
         bar_w = 200
-        w = max(bar_w, fm.horizontalAdvance(conf_view.TITLE), fm.horizontalAdvance(conf_view.CAPTION)) + 20
+        lines = (conf_view.TITLE, conf_view.CAPTION) + (() if self.legend else (self.legend_note,))
+        w = max([bar_w] + [fm.horizontalAdvance(t) for t in lines]) + 20
         h = 8 + lh + 6 + 12 + 4 + 2 * lh + (lh + 2 if not self.legend else 0) + 8
         box = QRectF(self.width() - w - 12, self.height() - h - 12, w, h)
         p.setPen(Qt.PenStyle.NoPen)
@@ -339,7 +341,7 @@ class Canvas(QWidget):
         if not self.legend:
             y += 2
             p.setPen(QColor(240, 200, 120))
-            p.drawText(QRectF(x, y, w - 20, lh), Qt.AlignmentFlag.AlignLeft, conf_view.NO_MAP)
+            p.drawText(QRectF(x, y, w - 20, lh), Qt.AlignmentFlag.AlignLeft, self.legend_note)
         p.restore()
 
     def _draw_layers(self, p: QPainter, layers, visible: QRectF) -> None:

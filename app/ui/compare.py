@@ -175,9 +175,14 @@ class CompareView(QObject):
             w.canvas.set_legend(None)
             w.canvas2.set_legend(None)
             return
+        task = self.doc.job.task if self.doc.job is not None else self.doc.settings.task
+        note = conf_view.NO_MAP_INPAINT if task == "inpaint" else conf_view.NO_MAP
         first = [b] if self.mode == "single" else [a, b] if self.mode == "split" else [a]
-        w.canvas.set_legend(any(self.confidence_of(k) is not None for k in first))
-        w.canvas2.set_legend(self.confidence_of(b) is not None if self.mode == "side" else None)
+        w.canvas.set_legend(any(self.confidence_of(k) is not None for k in first), note)
+        if self.mode == "side":
+            w.canvas2.set_legend(self.confidence_of(b) is not None, note)
+        else:
+            w.canvas2.set_legend(None)
 
     def current_label(self) -> str:
         doc = self.doc

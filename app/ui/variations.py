@@ -233,7 +233,7 @@ class VariationsDialog(QDialog):
                 item.widget().deleteLater()
         self.use_buttons = []
         doc = self.room.doc
-        self._tile(doc.display, "Original")
+        self._tile(doc.display, "Original")[1].addStretch(1)
         for var in variations:
             self.add_tile(var, enabled=not self.room.runner.busy)
         self.tiles.addStretch(1)
@@ -254,6 +254,7 @@ class VariationsDialog(QDialog):
         use.setEnabled(enabled)
         use.clicked.connect(lambda _=False, i=var.index: self.room.choose(i))
         lay.addWidget(use)
+        lay.addStretch(1)                 # captions line up with the original's
         self.use_buttons.append(use)
         # while running, tiles arrive one by one: keep them before the stretch
         if self.tiles.count() >= 2 and self.tiles.itemAt(self.tiles.count() - 2).spacerItem() is not None:

@@ -1,5 +1,6 @@
 """The confidence overlay: off by default, toggled from the View menu, drawn (with its legend)
-over the live view, a snapshot and the result, only where the fit changed pixels."""
+over the live view, a snapshot and the result; kept in the project; inpainting, which the engine
+gives no map, says so instead of drawing anything."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +9,7 @@ from PIL import Image
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QImage
 
+from app.model import confidence as conf_view
 from tests.app.conftest import RUN_TIMEOUT, fast_settings, fitting
 
 MASK = (14, 16, 24, 30)        # top, left, bottom, right of the fill
@@ -18,6 +20,15 @@ def checker_photo(path, w=48, h=40):
     yy, xx = np.mgrid[0:h, 0:w]
     chk = ((xx // 2 + yy // 2) % 2) * 200 + 30
     Image.fromarray(np.stack([chk, xx * 255 // (w - 1), yy * 255 // (h - 1)], 2).astype(np.uint8)).save(path)
+    return str(path)
+
+
+def noisy_photo(path, w=48, h=40):
+    """Smooth colours with strong noise: denoising beats the photo itself within ~50 iterations."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    smooth = np.stack([xx * 255 // (w - 1), yy * 255 // (h - 1), (xx + yy) * 2], 2).astype(np.float64)
+    noisy = smooth + np.random.default_rng(0).normal(0, 25, smooth.shape)
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(path)
     return str(path)
 
 
@@ -58,22 +69,19 @@ def toggled(window, qtbot):
     return off, on, pixels(window.canvas)
 
 
-def assert_overlay_on_fill(window, off, on, again):
+def assert_overlay(window, off, on, again):
     c = window.canvas
-    fill = photo_box(c, *MASK)
-    outside = photo_box(c, 0, 0, 40, MASK[1] - 3)          # photo pixels left of the fill: never changed
+    photo = photo_box(c, 0, 0, 40, 48, inset=12)       # the photo, clear of the legend's corner
     legend = legend_box(c)
-    assert np.abs(on[fill].astype(int) - off[fill]).mean() > 5       # the colour scale over the fill
-    assert np.array_equal(on[outside], off[outside])                  # kept pixels stay clear
+    assert np.abs(on[photo].astype(int) - off[photo]).mean() > 5     # the colour scale over the picture
     assert np.abs(on[legend].astype(int) - off[legend]).mean() > 5   # the legend is drawn
     assert np.array_equal(again, off)                                 # off again: exactly as before
 
 
 @pytest.fixture
-def fill_run(window, tmp_path, qtbot):
-    window.files.open_path(checker_photo(tmp_path / "checker.png"))
-    fast_settings(window, "inpaint", iters=40, channels=8)
-    paint_mask(window)
+def denoise_run(window, tmp_path):
+    window.files.open_path(noisy_photo(tmp_path / "noisy.png"))
+    fast_settings(window, "denoise", iters=70, channels=8)
     return window
 
 
@@ -85,31 +93,71 @@ def test_overlay_is_off_by_default_and_in_the_view_menu(window):
     assert window.canvas.legend is None
 
 
-def test_overlay_on_the_live_view_a_snapshot_and_the_result(fill_run, qtbot):
-    w = fill_run
+def test_overlay_on_the_live_view_a_snapshot_and_the_result_and_in_the_project(denoise_run, qtbot, tmp_path,
+                                                                               settings):
+    w = denoise_run
     w.run.start()
     # live: pause once fitted frames with a map arrive, then toggle
     qtbot.waitUntil(lambda: fitting(w) and w.run.frame.confidence is not None, timeout=RUN_TIMEOUT)
     w.run.toggle_pause()
     qtbot.waitUntil(lambda: w.document.run_state == "paused", timeout=RUN_TIMEOUT)
     qtbot.wait(300)                                    # the last frames before the pause are drained
-    assert_overlay_on_fill(w, *toggled(w, qtbot))
+    assert_overlay(w, *toggled(w, qtbot))
     w.run.toggle_pause()
     qtbot.waitUntil(lambda: not w.runner.busy, timeout=RUN_TIMEOUT)
     doc = w.document
-    assert doc.result is not None and doc.confidence is not None, "the fill should beat the classical one by 40"
-    assert doc.confidence.shape == (40, 48)
-    t, l, b, r = MASK
-    assert doc.confidence[t:b, l:r].max() > 0 and doc.confidence[:, :l - 1].max() == 0
+    assert doc.result is not None and doc.confidence is not None, "the fit should beat the noisy photo by 70"
+    assert doc.confidence.shape == (40, 48) and doc.confidence.min() > 0
     # the result
-    assert_overlay_on_fill(w, *toggled(w, qtbot))
+    assert_overlay(w, *toggled(w, qtbot))
     # a snapshot of the history
     snap = next(s for s in doc.history if s.confidence is not None and not s.final)
     w.compare.show_key(snap)
-    assert_overlay_on_fill(w, *toggled(w, qtbot))
+    assert_overlay(w, *toggled(w, qtbot))
     # the original has no map: the legend says so, nothing is drawn over the photo
     w.compare.show_key("original")
+    off = pixels(w.canvas)
     w.actions_["show_confidence"].trigger()
-    assert w.canvas.legend is False
+    assert w.canvas.legend is False and w.canvas.legend_note == conf_view.NO_MAP
+    on = pixels(w.canvas)
+    box = photo_box(w.canvas, 0, 0, 40, 48, inset=12)
+    assert np.array_equal(on[box], off[box])
     w.actions_["show_confidence"].trigger()
     assert w.canvas.legend is None
+    # the project keeps the result's map; the reopened result shows it
+    path = tmp_path / "c.dipproj"
+    assert w.files.save_project_to(str(path))
+    from app.ui.window import MainWindow
+    other = MainWindow(settings)
+    other.confirm = lambda *a: True
+    other.resize(900, 700)
+    other.show()
+    qtbot.waitExposed(other)
+    try:
+        assert other.files.open_path(str(path))
+        assert np.allclose(other.document.confidence, doc.confidence, atol=1e-6)
+        other.compare.show_key("current")
+        assert other.canvas.label_a.startswith("Result")
+        off = pixels(other.canvas)
+        other.actions_["show_confidence"].trigger()
+        on = pixels(other.canvas)
+        box = photo_box(other.canvas, 0, 0, 40, 48, inset=12)
+        assert np.abs(on[box].astype(int) - off[box]).mean() > 5
+    finally:
+        other.document.mark_saved()
+        other.close()
+
+
+def test_inpainting_has_no_map_and_says_so(window, tmp_path, qtbot):
+    window.files.open_path(checker_photo(tmp_path / "checker.png"))
+    fast_settings(window, "inpaint", iters=6, channels=8)
+    paint_mask(window)
+    window.run.start()
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=RUN_TIMEOUT)
+    window.compare.show_key("current")
+    off = pixels(window.canvas)
+    window.actions_["show_confidence"].trigger()
+    on = pixels(window.canvas)
+    assert window.canvas.legend is False and window.canvas.legend_note == conf_view.NO_MAP_INPAINT
+    fill = photo_box(window.canvas, *MASK)
+    assert np.array_equal(on[fill], off[fill])

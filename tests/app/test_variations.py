@@ -50,7 +50,8 @@ def test_pick_a_variation_round_trip_and_compare(window, tmp_path, qtbot, settin
     assert not dlg.isVisible()
     v = doc.variations[1]
     assert doc.result is v.result and doc.chosen == 1 and not doc.result_saved
-    assert doc.confidence is v.confidence and v.confidence is not None
+    # inpainting has no confidence map (the engine's choice, dip_engine/confidence.py): none is invented
+    assert doc.confidence is None and all(x.confidence is None for x in doc.variations)
     assert window.canvas.label_a == f"Result (variation 2 (seed {seed + 1}))"
     # what the canvas shows is the variation
     fill = photo_box(window.canvas, *MASK)
@@ -81,15 +82,9 @@ def test_pick_a_variation_round_trip_and_compare(window, tmp_path, qtbot, settin
         assert [x.metadata for x in d2.variations] == [x.metadata for x in doc.variations]
         for a, b_ in zip(d2.variations, doc.variations):
             assert np.array_equal(a.result.data, b_.result.data)
-            assert np.allclose(a.confidence, b_.confidence)
-        assert np.array_equal(d2.result.data, v.result.data) and np.allclose(d2.confidence, v.confidence)
+        assert np.array_equal(d2.result.data, v.result.data)
         other.compare.show_key(CURRENT)
         assert other.canvas.label_a == f"Result (variation 2 (seed {seed + 1}))"
-        off = pixels(other.canvas)
-        other.actions_["show_confidence"].trigger()
-        on = pixels(other.canvas)
-        f2 = photo_box(other.canvas, *MASK)
-        assert np.abs(on[f2].astype(int) - off[f2]).mean() > 5   # the kept map is drawn on the result
         items = [other.compare_bar.b_combo.itemText(i) for i in range(other.compare_bar.b_combo.count())]
         assert f"Variation 1 (seed {seed})" in items
     finally:
