@@ -116,9 +116,12 @@ def from_png16(samples: np.ndarray) -> np.ndarray:
 
 
 def mosaic(maps: dict[int, np.ndarray], regions: list, size: tuple[int, int], *,
-           weights: list[np.ndarray] | None = None, fills: list[np.ndarray] | None = None) -> np.ndarray:
+           weights: list[np.ndarray] | None = None, fills: list[np.ndarray] | None = None) -> np.ndarray | None:
     """One H x W map from the maps of several parts, as their images are composed: tiles blended
-    with their feather `weights`, separate crops pasted where they fill (`fills`)."""
+    with their feather `weights`, separate crops pasted where they fill (`fills`); None when no
+    part has a map (a task without one, or every part kept the classical answer)."""
+    if not maps:
+        return None
     out = np.zeros(size, np.float32)
     for i, m in maps.items():
         t, l, b, r = regions[i]

@@ -149,3 +149,10 @@ def test_a_kept_classical_answer_has_no_map():
         elif last.iteration == 1:
             assert last.confidence is not None
     assert last.done and last.extra["kept"] and last.confidence is None
+
+
+def test_mosaic_of_no_maps_is_none_and_crops_paste_their_fill():
+    assert confidence.mosaic({}, [(0, 0, 2, 2)], (4, 4), fills=[np.ones((2, 2), bool)]) is None
+    fill = np.array([[True, False], [False, True]])
+    m = confidence.mosaic({0: np.full((2, 2), 0.5, np.float32)}, [(1, 1, 3, 3)], (4, 4), fills=[fill])
+    assert m.sum() == 1.0 and m[1, 1] == m[2, 2] == 0.5
