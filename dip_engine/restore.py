@@ -465,7 +465,7 @@ class _Tiles:
         t, l, b, r = self.regions[i]
         out[t:b, l:r] += self.weights[i][..., None] * (image - self.base[t:b, l:r])
 
-    def confidence(self, maps: dict[int, np.ndarray], size: tuple[int, int]) -> np.ndarray:
+    def confidence(self, maps: dict[int, np.ndarray], size: tuple[int, int]) -> np.ndarray | None:
         return confidence.mosaic(maps, self.regions, size, weights=self.weights)
 
 
@@ -485,7 +485,7 @@ class _Crops:
         t, l, b, r = self.regions[i]
         out[t:b, l:r][self.fills[i]] = image[self.fills[i]]
 
-    def confidence(self, maps: dict[int, np.ndarray], size: tuple[int, int]) -> np.ndarray:
+    def confidence(self, maps: dict[int, np.ndarray], size: tuple[int, int]) -> np.ndarray | None:
         return confidence.mosaic(maps, self.regions, size, fills=self.fills)
 
 

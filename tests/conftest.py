@@ -1,6 +1,7 @@
 """Shared test helpers. Tests run on 2 shared cores: keep torch to one thread each."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -23,6 +24,25 @@ def smooth_image(h: int = 40, w: int = 48, c: int = 3, seed: int = 0) -> np.ndar
     disc = ((y - h / 2) ** 2 + (x - w / 3) ** 2) < (min(h, w) / 4) ** 2
     img[disc] = 0.8
     return np.clip(img, 0.1, 0.9).astype(np.float32)
+
+
+def T(a: np.ndarray) -> torch.Tensor:
+    """H x W x C array -> 1 x C x H x W tensor (the fit's layout)."""
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
+
+
+def tiny(task: str = "denoise", **kw):
+    """The task's `fast` preset with 16 channels (fits in well under a second per 10 iterations)."""
+    from dip_engine import presets   # only tests that need a preset import the engine
+    return dataclasses.replace(presets.get(task, "fast"), channels=16, **kw)
+
+
+def last(steps):
+    """The last item of an iterator (the final Step of a fit)."""
+    s = None
+    for s in steps:
+        pass
+    return s
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """The confidence map: per-pixel spread of the fit's output, its file scale and its place in
 the Step stream."""
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,24 +9,9 @@ from dip_engine import confidence, presets
 from dip_engine.confidence import Tracker
 from dip_engine.fit import Control, Problem, fit
 from dip_engine.operators import Identity
-from tests.conftest import smooth_image
+from tests.conftest import T, last, smooth_image, tiny
 
 H, W = 40, 48
-
-
-def T(a):
-    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
-
-
-def tiny(task="denoise", **kw):
-    return replace(presets.get(task, "fast"), channels=16, **kw)
-
-
-def last(steps):
-    s = None
-    for s in steps:
-        pass
-    return s
 
 
 def test_tracker_is_the_spread_where_values_move_and_zero_where_they_do_not():

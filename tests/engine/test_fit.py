@@ -10,24 +10,9 @@ import torch
 from dip_engine import metrics, presets
 from dip_engine.fit import Control, Problem, fit, padded_size
 from dip_engine.operators import Downsample, Identity
-from tests.conftest import smooth_image
+from tests.conftest import T, last, smooth_image, tiny
 
 H, W = 40, 48
-
-
-def T(a):
-    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
-
-
-def tiny(task="denoise", **kw):
-    return replace(presets.get(task, "fast"), channels=16, **kw)
-
-
-def last(steps):
-    s = None
-    for s in steps:
-        pass
-    return s
 
 
 def noisy_pair(seed=0):
