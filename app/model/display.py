@@ -11,6 +11,8 @@ import threading
 import cv2
 import numpy as np
 
+from dip_engine import imageio
+
 try:
     from PIL import Image, ImageCms
 except Exception:  # pragma: no cover - Pillow is a hard dependency of the engine
@@ -18,20 +20,18 @@ except Exception:  # pragma: no cover - Pillow is a hard dependency of the engin
 
 
 def to_uint8(arr: np.ndarray) -> np.ndarray:
-    """float [0,1] / uint16 / uint8 -> uint8, same shape."""
+    """float [0,1] / uint16 / uint8 -> uint8, same shape, for the screen."""
     a = np.asarray(arr)
-    if a.dtype == np.uint8:
-        return a
-    if a.dtype == np.uint16:
-        return ((a.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    if a.dtype.kind == "f":
-        out = np.empty(a.shape, dtype=np.uint8)
-        tmp = np.multiply(a, 255.0, dtype=np.float32)
-        tmp += 0.5
-        np.clip(tmp, 0, 255, out=tmp)
-        out[...] = tmp
-        return out
-    return np.clip(a, 0, 255).astype(np.uint8)
+    if a.dtype.kind != "f":
+        return imageio.to_uint8(a)
+    # Live frames arrive ~15 times a second: round in float32 here (0.27 s against 0.67 s on a 24 MP
+    # frame with imageio's exact float64 rounding, which files need and a screen does not).
+    out = np.empty(a.shape, dtype=np.uint8)
+    tmp = np.multiply(a, 255.0, dtype=np.float32)
+    tmp += 0.5
+    np.clip(tmp, 0, 255, out=tmp)
+    out[...] = tmp
+    return out
 
 
 def to_rgb(arr8: np.ndarray) -> np.ndarray:
