@@ -19,7 +19,7 @@ CAPTION = "std of the last iterations, in 8-bit levels · bright: a guess"
 NO_MAP = "No map for this picture: nothing was fitted here"
 NO_MAP_INPAINT = "Inpainting has no map: Run > Variations… shows other fills"
 COLORMAP = cv2.COLORMAP_INFERNO         # perceptually ordered, dark = settled
-ALPHA_MIN, ALPHA_MAX = 0.25, 0.85        # overlay opacity at 0 and at MAX_LEVELS
+ALPHA_MIN, ALPHA_MAX = 0.2, 0.65         # overlay opacity at 0 and at MAX_LEVELS: the picture shows through
 
 
 def scale(map_: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ mask     choose Inpaint and paint two strokes through the canvas's mouse handler
 running  as `mask`, then start a run (Restore) with the 'fast' preset
 compare  as `running` with a short iteration budget; when it ends, show a split compare
 error    try to open a corrupt file (the real open path shows the error banner)
-confidence  as `compare`; when it ends, show the result with the confidence overlay (View menu)
+confidence  a denoising run with the confidence overlay (View menu) on its live frames
 variations  as `mask` with one stroke, then Run > Variations… with three seeds
 """
 from __future__ import annotations
@@ -55,25 +55,24 @@ def drive(window, state: str) -> None:
     if window.document.photo is None:
         QTimer.singleShot(200, lambda: drive(window, state))
         return
+    if state == "confidence":                 # a denoising run, the overlay on its live frames
+        window.task_panel.task_buttons["denoise"].click()
+        window.task_panel.select_preset("fast")
+        window.task_panel.iters_spin.setValue(3000)
+        window.actions_["show_confidence"].setChecked(True)
+        window.run.start()
+        return
     _paint_demo_mask(window, 2 if state == "mask" else 1)
     if state == "mask":
         return
     window.task_panel.select_preset("fast")
     if state == "variations":
-        window.task_panel.iters_spin.setValue(150)
+        window.task_panel.iters_spin.setValue(400)
         window.task_panel.channels_spin.setValue(16)
         dlg = window.variations.open_dialog()
         dlg.move(window.geometry().center() - dlg.rect().center())
         dlg.run_button.click()
         return
-    if state == "confidence":
-        window.task_panel.iters_spin.setValue(150)
-        window.task_panel.channels_spin.setValue(16)
-
-        def overlay():
-            window.compare.set_sources("original", "current")
-            window.actions_["show_confidence"].setChecked(True)
-        window.resultReady.connect(overlay)
     if state == "compare":
         window.task_panel.iters_spin.setValue(120)
         window.task_panel.channels_spin.setValue(16)
