@@ -104,7 +104,7 @@ def _ours(task: str, name: str, holes: bool = False) -> Preset:
         # ends near the peak: ES-WMV does not see an inpainting peak (the fill's variance keeps
         # falling), measured on kate and library.
         what = "a small deep network, a quick look" if name == "fast" else "the paper's deep network"
-        return replace(base, description=f"Large holes and objects: {what}; ends near its quality peak.",
+        return replace(base, description=f"Large holes and objects: {what}; a short budget that ends near the quality peak.",
                        iterations={"fast": 500, "balanced": 700, "quality": 700}[name],
                        channels=(8, 16, 32, 64, 64, 64) if name == "fast" else (16, 32, 64, 128, 128, 128),
                        scales=6, skip_channels=0, kernel_down=5, need1x1_up=False, upsample="nearest",
