@@ -1,6 +1,7 @@
 """Fixtures for the app tests: an isolated settings file, a tiny photo, a shown main window."""
 from __future__ import annotations
 
+import contextlib
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -58,6 +59,24 @@ def window(qtbot, settings):
         qtbot.waitUntil(lambda: not w.runner.busy, timeout=RUN_TIMEOUT)
     w.document.mark_saved()
     w.close()
+
+
+@contextlib.contextmanager
+def reopened(window, path, settings, qtbot):
+    """Save `window`'s project to `path` and open it in a second, shown window (closed after)."""
+    from app.ui.window import MainWindow
+    assert window.files.save_project_to(str(path))
+    other = MainWindow(settings)
+    other.confirm = lambda *a: True
+    other.resize(900, 700)
+    other.show()
+    qtbot.waitExposed(other)
+    try:
+        assert other.files.open_path(str(path))
+        yield other
+    finally:
+        other.document.mark_saved()
+        other.close()
 
 
 def fast_settings(window, task="denoise", iters=20, channels=8, auto_stop=False):

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QImage
 
 from app.model import confidence as conf_view
-from tests.app.conftest import RUN_TIMEOUT, fast_settings, fitting
+from tests.app.conftest import RUN_TIMEOUT, fast_settings, fitting, reopened
 
 MASK = (14, 16, 24, 30)        # top, left, bottom, right of the fill
 
@@ -125,16 +125,7 @@ def test_overlay_on_the_live_view_a_snapshot_and_the_result_and_in_the_project(d
     w.actions_["show_confidence"].trigger()
     assert w.canvas.legend is None
     # the project keeps the result's map; the reopened result shows it
-    path = tmp_path / "c.dipproj"
-    assert w.files.save_project_to(str(path))
-    from app.ui.window import MainWindow
-    other = MainWindow(settings)
-    other.confirm = lambda *a: True
-    other.resize(900, 700)
-    other.show()
-    qtbot.waitExposed(other)
-    try:
-        assert other.files.open_path(str(path))
+    with reopened(w, tmp_path / "c.dipproj", settings, qtbot) as other:
         assert np.allclose(other.document.confidence, doc.confidence, atol=1e-6)
         other.compare.show_key("current")
         assert other.canvas.label_a.startswith("Result")
@@ -143,9 +134,6 @@ def test_overlay_on_the_live_view_a_snapshot_and_the_result_and_in_the_project(d
         on = pixels(other.canvas)
         box = photo_box(other.canvas, 0, 0, 40, 48, inset=12)
         assert np.abs(on[box].astype(int) - off[box]).mean() > 5
-    finally:
-        other.document.mark_saved()
-        other.close()
 
 
 def test_inpainting_has_no_map_and_says_so(window, tmp_path, qtbot):

@@ -7,7 +7,7 @@ import numpy as np
 from PySide6.QtCore import QTimer
 
 from app.ui.filmstrip import CURRENT
-from tests.app.conftest import RUN_TIMEOUT, fast_settings
+from tests.app.conftest import RUN_TIMEOUT, fast_settings, reopened
 from tests.app.test_confidence import MASK, checker_photo, paint_mask, photo_box, pixels
 
 
@@ -67,16 +67,7 @@ def test_pick_a_variation_round_trip_and_compare(window, tmp_path, qtbot, settin
     bar.a_combo.setCurrentIndex(bar.a_combo.findText(f"Variation 1 (seed {seed})"))
     assert window.compare.src_a is doc.variations[0]
     # the project keeps the variations, their seeds and recipes, the maps and the choice
-    path = tmp_path / "v.dipproj"
-    assert window.files.save_project_to(str(path))
-    from app.ui.window import MainWindow
-    other = MainWindow(settings)
-    other.confirm = lambda *a: True
-    other.resize(900, 700)
-    other.show()
-    qtbot.waitExposed(other)
-    try:
-        assert other.files.open_path(str(path))
+    with reopened(window, tmp_path / "v.dipproj", settings, qtbot) as other:
         d2 = other.document
         assert [x.seed for x in d2.variations] == [seed, seed + 1] and d2.chosen == 1
         assert [x.metadata for x in d2.variations] == [x.metadata for x in doc.variations]
@@ -87,9 +78,6 @@ def test_pick_a_variation_round_trip_and_compare(window, tmp_path, qtbot, settin
         assert other.canvas.label_a == f"Result (variation 2 (seed {seed + 1}))"
         items = [other.compare_bar.b_combo.itemText(i) for i in range(other.compare_bar.b_combo.count())]
         assert f"Variation 1 (seed {seed})" in items
-    finally:
-        other.document.mark_saved()
-        other.close()
 
 
 def test_stop_ends_the_variations(window, tmp_path, qtbot):
