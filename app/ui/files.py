@@ -120,9 +120,6 @@ class Files(QObject):
     async def open_async(self, path: str) -> bool:
         """Open a photo, reading it on a worker thread while the window stays live."""
         w = self.w
-        if self.opening is not None:
-            w.flash(f"Still opening {Path(self.opening).name}…")
-            return False
         if not self._may_open(path):
             return False
         self.opening = path
@@ -139,8 +136,18 @@ class Files(QObject):
             return False
         return self._show(path, photo, display)
 
+    def _still_opening(self) -> bool:
+        """True, said in the status bar, while a photo is being read: it would replace whatever
+        were opened or pasted meanwhile."""
+        if self.opening is None:
+            return False
+        self.w.flash(f"Still opening {Path(self.opening).name}…")
+        return True
+
     def _may_open(self, path: str) -> bool:
         w = self.w
+        if self._still_opening():
+            return False
         if w.busy:
             w.show_error("A restoration is running: stop it before opening another photo.")
             return False
@@ -191,7 +198,7 @@ class Files(QObject):
         if img.isNull():
             w.show_error("The clipboard holds no picture.")
             return
-        if not w.may_discard_result("Paste a photo", "Paste the picture and discard the result?"):
+        if self._still_opening() or not w.may_discard_result("Paste a photo", "Paste the picture and discard the result?"):
             return
         fd, tmp = tempfile.mkstemp(suffix=".png", prefix="dip-paste-")
         os.close(fd)

@@ -76,3 +76,27 @@ def test_a_24_megapixel_photo_is_read_while_the_window_keeps_drawing(window, pho
     cy, cx = shot.height() // 2, shot.width() // 2
     assert shot.pixelColor(cx + cx // 2, cy).red() > shot.pixelColor(cx - cx // 2, cy).red() + 40
     assert "6000 × 4000" in window.info_label.text() and "twentyfour.png" in window.windowTitle()
+
+
+@pytest.mark.slow
+def test_nothing_else_opens_while_a_photo_is_being_read(window, photo_24mp, tiny_photo, qapp):
+    """A photo opened (or pasted) while another is still being read would be replaced by it a
+    moment later: it is refused with a word in the status bar, and the first photo arrives."""
+    import asyncio
+
+    import qasync
+
+    loop = qasync.QEventLoop(qapp)
+    refused = []
+
+    async def both():
+        task = asyncio.ensure_future(window.files.open_async(photo_24mp))
+        await asyncio.sleep(0.05)                       # the big read has started
+        refused.append((window.files.open_path(tiny_photo), window.hint_label.text()))
+        return await task
+    try:
+        assert loop.run_until_complete(both())
+    finally:
+        loop.close()
+    assert refused == [(False, "Still opening twentyfour.png…")]
+    assert (window.document.photo.width, window.document.photo.height) == (6000, 4000)
