@@ -238,6 +238,25 @@ def make_input(preset: Preset, net: nn.Module, size: tuple[int, int], gen: torch
     return inputs.noise(preset.input_channels, h, w, gen)
 
 
+class _Stopped(Exception):
+    """Stop was pressed in the middle of an iteration."""
+
+
+def _stop_between_layers(net: nn.Module, control: Control) -> list:
+    """Hooks that end an iteration at the next convolution, forward or backward, once Stop is
+    pressed: one iteration of a big tile takes many seconds, and Stop must act within about two
+    (issue 12). A hook that finds Stop unpressed costs a flag test (microseconds per layer)."""
+    def check(*_):
+        if control.stopped:
+            raise _Stopped
+
+    def after(_module, _inputs, out):
+        check()
+        if isinstance(out, torch.Tensor) and out.requires_grad:
+            out.register_hook(check)   # runs when this layer's gradient is computed
+    return [m.register_forward_hook(after) for m in net.modules() if isinstance(m, nn.Conv2d)]
+
+
 def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed: int = 0,
         auto_stop: bool = True, preview_every: int = 10, control: Control | None = None,
         device: torch.device | str = "cpu", lr: float | None = None,
@@ -271,6 +290,8 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     if resume is not None:
         st.load_state_dict(resume)
     conf = st.confidence
+
+    _stop_between_layers(net, control)
 
     def forward(inp: torch.Tensor) -> torch.Tensor:
         out = net(inp, (H, W)) if isinstance(net, nets.DeepDecoder) else net(inp)
@@ -340,13 +361,14 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
                 g["lr"] = control.lr
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        out = forward(inputs.perturb(st.z, preset.reg_noise, st.noise_rng))
-        loss = weighted_mse(op(out), obs, weight)
-        if control.stopped:  # a big photo's iteration takes seconds: do not make Stop wait for the backward pass
+        try:
+            out = forward(inputs.perturb(st.z, preset.reg_noise, st.noise_rng))
+            loss = weighted_mse(op(out), obs, weight)
+            loss.backward()
+        except _Stopped:   # mid-iteration: the parameters are still those of the last full step
             st.elapsed_s += time.perf_counter() - t0
             stopped_by = "user"
             break
-        loss.backward()
         loss_value = float(loss.detach())
         if st.lowest_loss is not None and (not math.isfinite(loss_value) or loss_value > BLOWUP_RATIO * st.lowest_loss):
             # Blow-up: go back to the last good parameters and their optimiser moments. Fresh

@@ -83,6 +83,37 @@ def test_stop_keeps_a_result_and_ends_the_stream():
     assert sum(s.done for s in steps) == 1
 
 
+class _StopAtPoll(Control):
+    """Pressed Stop at its `at`-th poll: the fit polls before each iteration and at every layer."""
+
+    def __init__(self, at: int | None = None):
+        super().__init__()
+        self.at, self.polls, self.polls_after_stop = at, 0, 0
+
+    @property
+    def stopped(self) -> bool:
+        self.polls += 1
+        hit = self.at is not None and self.polls >= self.at
+        self.polls_after_stop += hit
+        return hit
+
+
+def test_stop_in_the_middle_of_an_iteration_ends_it_at_the_next_layer():
+    # A big tile's iteration takes many seconds: Stop may not wait for its end (issue 12).
+    _, noisy = noisy_pair()
+    p = Problem(T(noisy), Identity(), (H, W))
+    count = _StopAtPoll()
+    three = last(fit(p, tiny(), iterations=3, seed=2, control=count))
+    per_iteration = count.polls / 3                       # polls before the loop, in forward, in backward
+    assert per_iteration > 10                             # at every layer, not once per iteration
+    for where in (0.3, 0.9):                              # in iteration 4's forward pass, then its backward
+        control = _StopAtPoll(at=round(count.polls + where * per_iteration))
+        end = last(fit(p, tiny(), iterations=1000, seed=2, control=control))
+        assert end.done and end.stopped_by == "user" and end.iteration == 3
+        assert control.polls_after_stop == 1              # the first layer after the press ended it
+        assert np.array_equal(end.image, three.image)     # the state of the last full iteration
+
+
 def test_pause_blocks_until_resume():
     _, noisy = noisy_pair()
     control = Control()
