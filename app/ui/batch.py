@@ -203,8 +203,7 @@ class BatchDialog(QDialog):
         photos = self.photos_edit.text().strip()
         if not photos:
             return None
-        s = self.window_.task_panel.settings()
-        kw = s.job_kwargs()
+        kw = self.window_.document.settings.job_kwargs()
         return batch.Spec(kw["task"], [photos], self.results_folder(), recursive=self.subfolders.isChecked(),
                           scale=kw["scale"], preset=kw["preset"], iters=kw["iters"], seed=kw["seed"], stop=kw["stop"],
                           lr=kw["lr"], channels=kw["channels"])
