@@ -10,6 +10,7 @@ One zip file, written atomically (temp file in the same folder, fsync, rename):
                               the photo by absolute path + SHA-256 instead (`embed_photo=False`)
     mask.png                  the mask, lossless, white = fill
     snapshots/NNNNNN.png      history snapshots (region-sized; 16-bit when the photo is 16-bit)
+    snapshots/NNNNNN.npy      a snapshot's confidence map, when it has one (float32, region-sized)
     result.png                the result with its metadata (16-bit when the photo is)
     checkpoint.pt             the run's state at its last checkpoint (`Step.checkpoint`):
                               network weights, optimiser state, EMA, ES-WMV window, RNG state
@@ -17,7 +18,7 @@ One zip file, written atomically (temp file in the same folder, fsync, rename):
     variations/N.png          variations of the job (other seeds), each with its recipe in the
     variations/N.npy          manifest and its confidence map; `chosen` says which one is the result
 
-Projects without the newer members (confidence, variations) open as they always did.
+Projects without the newer members (confidence maps, variations) open as they always did.
 
 `checkpoint.pt` is read with `torch.load(weights_only=True)`: it holds only tensors, numbers,
 strings, lists and dicts (the ES-WMV window's numpy arrays are stored as tensors), so opening a
@@ -61,6 +62,7 @@ class HistoryItem:
     region: tuple[int, int, int, int]         # (top, left, bottom, right) in output pixels
     loss: float | None = None
     final: bool = False
+    confidence: np.ndarray | None = None      # float32 HxW over `region`: the fit's spread then
 
 
 @dataclass(eq=False)
@@ -181,8 +183,12 @@ def _members(p: Project) -> list[tuple[str, bytes | str, int]]:
     for i, h in enumerate(p.history):
         name = f"snapshots/{i:03d}_{int(h.iteration):06d}.png"
         out.append((name, _png(imageio.to_samples(np.atleast_3d(h.image), dtype)), stored))
-        history.append({"iteration": int(h.iteration), "loss": None if h.loss is None else float(h.loss),
-                        "region": [int(v) for v in h.region], "final": bool(h.final), "file": name})
+        item = {"iteration": int(h.iteration), "loss": None if h.loss is None else float(h.loss),
+                "region": [int(v) for v in h.region], "final": bool(h.final), "file": name}
+        if h.confidence is not None:
+            item["confidence"] = name[:-4] + ".npy"
+            out.append((item["confidence"], _npy(h.confidence), deflated))
+        history.append(item)
     manifest["history"] = history
     if p.result is not None:
         buf = io.BytesIO()
@@ -386,8 +392,9 @@ def _read(path: Path, zf: zipfile.ZipFile, m: dict, want_checkpoint: bool) -> Pr
     for h in m.get("history") or []:
         data = _decode_png(zf.read(h["file"]))
         image = imageio.to_float(data)
+        conf = _read_npy(zf.read(h["confidence"])) if h.get("confidence") else None
         history.append(HistoryItem(int(h["iteration"]), image, tuple(int(v) for v in h["region"]),
-                                   h.get("loss"), bool(h.get("final"))))
+                                   h.get("loss"), bool(h.get("final")), conf))
     result, meta = None, {}
     if m.get("result"):
         result = _load_photo_bytes(zf.read(m["result"]["file"]), m["result"]["file"], path)

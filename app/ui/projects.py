@@ -141,7 +141,7 @@ class ProjectManager(QObject):
         d = self.doc
         ts = d.settings
         job = restore.Job(photo=d.photo, **ts.job_kwargs())
-        history = [projects.HistoryItem(s.iteration, s.image, tuple(s.region), s.loss, s.final)
+        history = [projects.HistoryItem(s.iteration, s.image, tuple(s.region), s.loss, s.final, s.confidence)
                    for s in d.history if s.image is not None]
         run = None if d.job is None else {k: getattr(d.job, k) for k in projects.JOB_FIELDS}
         extra = {"task_settings": ts.to_dict(), "run_settings": run, "run_state": d.run_state,
@@ -172,7 +172,7 @@ class ProjectManager(QObject):
             original = proj.photo_path if proj.photo_path and Path(proj.photo_path).exists() else None
             self.doc.load(proj.photo, original, proj.name or (Path(path).stem if path else "Restored"),
                           settings=ts, mask=proj.mask, job=job,
-                          history=[(h.iteration, h.loss, h.image, h.region, h.final) for h in proj.history],
+                          history=[(h.iteration, h.loss, h.image, h.region, h.final, h.confidence) for h in proj.history],
                           result=proj.result, result_meta=proj.result_meta,
                           result_iteration=proj.extra.get("result_iteration"),
                           result_saved=proj.extra.get("result_saved", True), checkpoint=proj.checkpoint,

@@ -127,6 +127,10 @@ def test_overlay_on_the_live_view_a_snapshot_and_the_result_and_in_the_project(d
     # the project keeps the result's map; the reopened result shows it
     with reopened(w, tmp_path / "c.dipproj", settings, qtbot) as other:
         assert np.allclose(other.document.confidence, doc.confidence, atol=1e-6)
+        mapped = [(s.iteration, s.confidence) for s in doc.history if s.confidence is not None]
+        again = [(s.iteration, s.confidence) for s in other.document.history if s.confidence is not None]
+        assert mapped and [i for i, _ in again] == [i for i, _ in mapped]     # snapshots keep their maps
+        assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(again, mapped))
         other.compare.show_key("current")
         assert other.canvas.label_a.startswith("Result")
         off = pixels(other.canvas)

@@ -274,6 +274,12 @@ def test_confidence_and_variations_round_trip_with_the_chosen_one(tmp_path):
     out = save_project(p, tmp_path / "v.dipproj")
     q = load_project(out)
     assert np.array_equal(q.confidence, p.confidence) and q.confidence.dtype == np.float32
+    # the snapshots keep their maps too (the first one has none)
+    t, l, b, r_ = p.history[-1].region
+    p.history[-1].confidence = rng.random((b - t, r_ - l), np.float32)
+    s = load_project(save_project(p, tmp_path / "s.dipproj"))
+    assert np.array_equal(s.history[-1].confidence, p.history[-1].confidence)
+    assert all(h.confidence is None for h in s.history[:-1])
     assert [v.seed for v in q.variations] == [7, 8] and q.chosen is None
     assert [v.metadata["dip:seed"] for v in q.variations] == ["7", "8"]
     for a, b in zip(q.variations, p.variations):
