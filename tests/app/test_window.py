@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeySequence, QWheelEvent
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QImage, QKeySequence, QWheelEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from app.ui.canvas import TOOL_BRUSH, TOOL_ERASER
+from tests.app.test_open_formats import drop
 
 
 def _pt(canvas, x, y) -> QPoint:
@@ -45,16 +46,7 @@ def test_open_through_menu_action_and_shortcuts(window, tiny_photo, monkeypatch)
 
 
 def test_drop_and_paste_open_photos(window, tiny_photo, big_photo):
-    md = QMimeData()
-    md.setUrls([QUrl.fromLocalFile(big_photo)])
-    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window.canvas, enter)
-    assert enter.isAccepted()
-    ev = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton,
-                    Qt.KeyboardModifier.NoModifier)
-    if not QApplication.sendEvent(window.canvas, ev):
-        window.canvas.dropEvent(ev)     # without a platform drag, Qt only routes Drop to a drag target
+    drop(window, big_photo)
     assert window.document.photo is not None and window.document.photo.width == 400
     img = QImage(tiny_photo)
     QApplication.clipboard().setImage(img)

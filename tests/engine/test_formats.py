@@ -1,16 +1,16 @@
 """HEIC/HEIF and AVIF in and out; TIFFs from other programs that Pillow cannot read (tifffile)."""
 
 import io
-import struct
 
 import cv2
 import numpy as np
 import pillow_heif
 import pytest
 import tifffile
-from PIL import Image, ImageCms
+from PIL import Image
 
 from dip_engine.imageio import ImageError, Photo, load_image, save_image
+from tests.engine.test_imageio import wide_profile
 
 
 def smooth(h=48, w=64, c=3, dtype=np.uint8):
@@ -22,18 +22,6 @@ def smooth(h=48, w=64, c=3, dtype=np.uint8):
     img = np.stack(planes[:c], axis=2)
     img[:12, :20, : min(c, 3)] = 0.95
     return np.rint(img * np.iinfo(dtype).max).astype(dtype)
-
-
-def wide_profile() -> bytes:
-    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
-    (count,) = struct.unpack_from(">I", icc, 128)
-    for i in range(count):
-        sig, offset, _ = struct.unpack_from(">4sII", icc, 132 + 12 * i)
-        if sig == b"rXYZ":
-            x, y, z = struct.unpack_from(">iii", icc, offset + 8)
-            struct.pack_into(">iii", icc, offset + 8, x + 4000, y - 2000, z)
-    icc[84:100] = bytes(16)
-    return bytes(icc)
 
 
 def mean_error(a, b):
