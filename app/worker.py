@@ -428,10 +428,9 @@ class _VariationsWorker(QObject):
                         continue
                     job = replace(self.job, seed=self.job.seed + k)
                     res = step.result
-                    conf = getattr(step, "confidence", None)
                     self.variationDone.emit(VariationDone(
                         k, job.seed, res, self.metadata_fn(job, step),
-                        None if conf is None else at_size(conf, step.region, (res.width, res.height)),
+                        at_size(step.confidence, step.region, (res.width, res.height)),
                         screen_image(self.converter, res.data), (step.extra or {}).get("kept")))
                 elif time.monotonic() - last > 0.1:
                     last = time.monotonic()

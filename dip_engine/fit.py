@@ -242,7 +242,7 @@ class _Stopped(Exception):
     """Stop was pressed in the middle of an iteration."""
 
 
-def _stop_between_layers(net: nn.Module, control: Control) -> list:
+def _stop_between_layers(net: nn.Module, control: Control) -> None:
     """Hooks that end an iteration at the next convolution, forward or backward, once Stop is
     pressed: one iteration of a big tile takes many seconds, and Stop must act within about two
     (issue 12). A hook that finds Stop unpressed costs a flag test (microseconds per layer)."""
@@ -254,7 +254,9 @@ def _stop_between_layers(net: nn.Module, control: Control) -> list:
         check()
         if isinstance(out, torch.Tensor) and out.requires_grad:
             out.register_hook(check)   # runs when this layer's gradient is computed
-    return [m.register_forward_hook(after) for m in net.modules() if isinstance(m, nn.Conv2d)]
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            m.register_forward_hook(after)
 
 
 def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed: int = 0,
