@@ -58,7 +58,8 @@ def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, cu
     preset = case.paper_preset if preset == "paper" else preset
     job = restore.Job(case.task, _photo(case.observed), mask=case.mask, scale=case.scale, preset=preset,
                       iters=(probe + 1) if probe else iters, stop="never" if probe else stop,
-                      threads=threads, preview_every=curve_every or 10 ** 9, device="cpu")
+                      threads=threads, preview_every=curve_every or 10 ** 9, device="cpu",
+                      responsive=not preset.startswith("paper"))  # the notebooks fit the whole photo
     base = case.observed if case.task != "sr" else None
     curve = []
     t0 = time.perf_counter()

@@ -39,13 +39,49 @@ def once(size: int, press_at: float, iter_s: float | None) -> tuple[float, float
     return per, time.perf_counter() - pressed[0]
 
 
+class _Clock(fit.Control):
+    """A Control that notes when the fit looks at Stop."""
+
+    def __init__(self):
+        super().__init__()
+        self.reads: list[float] = []
+
+    @property
+    def stopped(self) -> bool:
+        self.reads.append(time.perf_counter())
+        return super().stopped
+
+
+def longest_gap(size: int, preset: str, iterations: int = 3) -> tuple[float, float]:
+    """(seconds per iteration, the longest time between two looks at Stop) over the last of
+    `iterations` iterations: the worst wait a press anywhere in that iteration could see."""
+    obs = torch.from_numpy(photo(size).pixels.transpose(2, 0, 1).copy())[None]
+    control = _Clock()
+    marks = []
+    for s in fit.fit(Problem(obs, Identity(), (size, size)), presets.get("denoise", preset),
+                     iterations=iterations, auto_stop=False, control=control):
+        marks.append(len(control.reads))
+    reads = control.reads[marks[-3]:marks[-2] + 1]   # from the end of the one before to the end of the last
+    return reads[-1] - reads[0], max(b - a for a, b in zip(reads, reads[1:]))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--presses", type=float, nargs="+", default=[0.3, 0.6, 0.9])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--gaps", metavar="PRESET", help="instead of pressing Stop, time the longest gap between "
+                    "two looks at Stop in an iteration of this preset (with --size, or the planner's size cap)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
+    if a.gaps:
+        from dip_engine import latency
+        cap = latency.max_pixels(presets.get("denoise", a.gaps), 3, "cpu")
+        size = a.size if "--size" in (argv or sys.argv) else int(cap ** 0.5)
+        per, gap = longest_gap(size, a.gaps)
+        print(json.dumps({"preset": a.gaps, "size": size, "threads": a.threads, "cap_px": cap,
+                          "s_per_iter": round(per, 2), "longest_gap_s": round(gap, 2)}))
+        return
     rows = []
     for f in a.presses:
         per, latency = once(a.size, f, None)

@@ -17,7 +17,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from . import __version__, memory, parallel, physics, presets, regions
+from . import __version__, latency, memory, parallel, physics, presets, regions
 from . import classical  # noqa: F401 - tests patch restore.classical.usable_mse
 from . import confidence
 from . import device as devices
@@ -69,6 +69,9 @@ class Job:
     tile: int | None = None          # denoise/jpeg/sr: work in tiles of at most this side (input px)
     workers: int | None = None       # parts fitted at once (None: as many as cores and memory allow)
     overlap: int | None = None       # ... overlapping by this many px (default tile // 8, at least 16)
+    # Pieces small enough for Stop to act within 2 s on a CPU (`latency`); False only for the
+    # bench's runs of the authors' configuration, which fit the whole photo as their notebooks do.
+    responsive: bool = True
     _holes: bool | None = field(default=None, init=False, repr=False, compare=False)  # cache of holes()
 
     def settings(self) -> presets.Preset:
@@ -198,7 +201,8 @@ def plan(job: Job) -> Plan:
     if not ph.tiles:
         return _plan_crops(job, preset, est, base)
     forced = job.tile is not None and job.tile < max(job.photo.height, job.photo.width)
-    if not forced and whole_est <= budget:
+    cap = latency.max_pixels(preset, c, dev.type) if job.responsive else None
+    if not forced and whole_est <= budget and (cap is None or H * W <= cap):
         base.notes.append(f"Fitting all {W}x{H} px at once (est. {human(whole_est)}, budget {human(budget)} "
                           f"on {dev.type}).")
         return base
@@ -209,7 +213,7 @@ def plan(job: Job) -> Plan:
         overlap = job.overlap if job.overlap is not None else max(MIN_OVERLAP, tile // 8)
         overlap = min(overlap, tile // 2)
     else:
-        tile = _largest_tile(h, w, s, budget, est)
+        tile = _largest_tile(h, w, s, budget, est, cap)
         if tile is None:
             base.error = (f"not enough memory on {dev.type} for even a {MIN_TILE * s}x{MIN_TILE * s} px tile "
                           f"(est. {human(est(MIN_TILE * s, MIN_TILE * s))}, budget {human(budget)}): "
@@ -227,16 +231,22 @@ def plan(job: Job) -> Plan:
         if tile_est > budget:
             p.error = (f"tiles of {size} need about {human(tile_est)} but the budget on {dev.type} is "
                        f"{human(budget)}: choose a smaller tile, or leave the tile size to the engine")
+    elif whole_est <= budget:
+        p.notes.append(f"Working in {len(tiles)} tiles of {size} with {overlap} px overlap, so that Stop "
+                       f"acts within {latency.STOP_S:.0f} s (the whole photo fits in memory, but one layer "
+                       f"of it would keep this CPU busy for longer).")
     else:
         p.notes.append(f"Photo too large to fit at once (est. {human(whole_est)}, budget {human(budget)}): "
                        f"working in {len(tiles)} tiles of {size} with {overlap} px overlap.")
     return p
 
 
-def _largest_tile(h: int, w: int, s: int, budget: int, est) -> int | None:
-    """The largest tile side (input px) whose fit stays within the budget, or None."""
+def _largest_tile(h: int, w: int, s: int, budget: int, est, cap: int | None = None) -> int | None:
+    """The largest tile side (input px) whose fit stays within the memory budget and, when `cap`
+    is given, has at most `cap` output pixels; None when even the smallest does not fit."""
     def ok(tile: int) -> bool:
-        return est(min(tile, h) * s, min(tile, w) * s) <= budget
+        th, tw = min(tile, h) * s, min(tile, w) * s
+        return est(th, tw) <= budget and (cap is None or th * tw <= cap or tile <= MIN_TILE)
     lo, hi = MIN_TILE, max(h, w, MIN_TILE)
     if not ok(lo):
         return None

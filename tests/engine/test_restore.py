@@ -353,3 +353,19 @@ def test_thick_marks_get_the_large_hole_network_and_thin_ones_the_skip_network()
     job = restore.Job("inpaint", p, mask=thick, preset="fast", iters=3)
     last = list(restore.run(job))[-1]
     assert last.done and not np.array_equal(last.result.data[thick], p.data[thick])
+
+
+def test_plan_tiles_a_photo_that_fits_memory_when_one_layer_would_keep_stop_waiting(monkeypatch):
+    monkeypatch.setattr(restore.memory, "budget", lambda device: 1 << 40)
+    job = restore.Job("denoise", photo(h=600, w=800), preset="fast", device="cpu")
+    cap = restore.latency.max_pixels(job.settings(), 3, "cpu")
+    assert 600 * 800 <= cap < 1000 * 1000
+    assert not restore.plan(job).tiled  # under the cap: one piece
+    job = restore.Job("denoise", photo(h=1000, w=1000), preset="fast", device="cpu")
+    pl = restore.plan(job)
+    assert pl.tiled and pl.fits and pl.whole_bytes <= pl.budget_bytes
+    assert all((b - t) * (r - l) <= cap for t, l, b, r in pl.regions)
+    assert "Stop acts within 2 s" in pl.notes[0] and f"{len(pl.tiles)} tiles" in pl.notes[0]
+    # the bench's runs of the authors' configuration fit the whole photo, as the notebooks do
+    assert not restore.plan(restore.Job("denoise", photo(h=1000, w=1000), preset="fast", device="cpu",
+                                        responsive=False)).tiled
