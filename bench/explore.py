@@ -59,6 +59,7 @@ def main(argv=None):
     ap.add_argument("--every", type=int, default=25)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", help="append the run (curve included) as a JSON line to this file")
     bench_cases.add_data_option(ap)
     a = ap.parse_args(argv)
     bench_cases.use_data(a.data)
@@ -79,8 +80,13 @@ def main(argv=None):
             print(f"it {s.iteration:5d}  t {s.elapsed_s:7.1f}s  psnr {ps:6.2f}  peak {s.peak_iteration}", flush=True)
         if s.elapsed_s > a.seconds:
             control.stop()
-    print(json.dumps({"case": a.case, "set": a.set, "best_psnr": round(best[0], 2), "best_it": best[1],
-                      "best_t": round(best[2], 1), "s_per_iter": round(s.s_per_iter, 4)}))
+    row = {"case": a.case, "crop": a.crop, "preset": a.preset, "set": a.set, "seed": a.seed,
+           "best_psnr": round(best[0], 2), "best_it": best[1], "best_t": round(best[2], 1),
+           "s_per_iter": round(s.s_per_iter, 4)}
+    print(json.dumps(row))
+    if a.out:
+        with open(a.out, "a") as f:
+            f.write(json.dumps({**row, "curve": curve}) + "\n")
 
 
 if __name__ == "__main__":

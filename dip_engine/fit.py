@@ -193,7 +193,8 @@ class FitState:
         self.es.load_state_dict(s["es"])
         if self.confidence is not None:
             self.confidence.load_state_dict(s.get("confidence"), device)
-        self.z = s["z"].to(device)
+        with torch.no_grad():  # in place: the optimiser may hold z (Deep Random Projector)
+            self.z.copy_(s["z"])
         self.smoothed, self.best = (None if s.get(k) is None else s[k].to(device) for k in ("smoothed", "best"))
         self.iteration, self.restarts, self.elapsed_s = s["iteration"], s["restarts"], s["elapsed_s"]
         self.best_due, self.best_it = s.get("best_due"), s.get("best_it")
@@ -205,22 +206,24 @@ class FitState:
 def build_net(preset: Preset, c_out: int) -> nn.Module:
     if preset.net == "decoder":
         return nets.DeepDecoder(c_out, channels=_first(preset.channels), layers=preset.scales)
-    return nets.skip(preset.input_channels, c_out, preset.channels, preset.scales, preset.skip_channels,
-                     kernel_down=preset.kernel_down, upsample=preset.upsample, need1x1_up=preset.need1x1_up,
-                     pad=preset.pad)
+    k = preset.unshuffle
+    net = nets.skip(preset.input_channels, c_out * k * k, preset.channels, preset.scales, preset.skip_channels,
+                    kernel_down=preset.kernel_down, upsample=preset.upsample, need1x1_up=preset.need1x1_up,
+                    pad=preset.pad)
+    return nets.Shuffled(net, k) if k > 1 else net
 
 
 def _first(v):
     return v if isinstance(v, int) else v[0]
 
 
-def make_optimizer(net: nn.Module, lr: float) -> torch.optim.Adam:
+def make_optimizer(params: list[torch.Tensor], lr: float) -> torch.optim.Adam:
     """Adam with its fused kernel where the device has one: 5-10 % less time per iteration on a
     CPU for small nets (bench/README.md), same update rule."""
     try:
-        return torch.optim.Adam(net.parameters(), lr=lr, fused=True)
+        return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, ValueError, TypeError):  # no fused kernel for this device or dtype
-        return torch.optim.Adam(net.parameters(), lr=lr, foreach=True)
+        return torch.optim.Adam(params, lr=lr, foreach=True)
 
 
 def padded_size(size: tuple[int, int], multiple: int, min_size: int = 0) -> tuple[int, int]:
@@ -228,14 +231,38 @@ def padded_size(size: tuple[int, int], multiple: int, min_size: int = 0) -> tupl
     return tuple(max(math.ceil(s / multiple) * multiple, min_size) for s in size)  # type: ignore[return-value]
 
 
-def make_input(preset: Preset, net: nn.Module, size: tuple[int, int], gen: torch.Generator) -> torch.Tensor:
+def input_shape(preset: Preset, net: nn.Module, size: tuple[int, int]) -> tuple[int, int, int]:
+    """(channels, height, width) of the net's input z for an output of `size`."""
     if isinstance(net, nets.DeepDecoder):
-        h, w = net.input_size(*size)
-        return inputs.noise(net.channels, h, w, gen, scale=1.0)
+        return (net.channels, *net.input_size(*size))
     h, w = padded_size(size, net.multiple, net.min_size)
+    if isinstance(net, nets.Shuffled):
+        h, w = net.input_size(h, w)
+    return (2 if preset.input == "meshgrid" else preset.input_channels), h, w
+
+
+def make_input(preset: Preset, net: nn.Module, size: tuple[int, int], gen: torch.Generator) -> torch.Tensor:
+    c, h, w = input_shape(preset, net, size)
+    if isinstance(net, nets.DeepDecoder):
+        return inputs.noise(c, h, w, gen, scale=1.0)
     if preset.input == "meshgrid":
         return inputs.meshgrid(h, w)
-    return inputs.noise(preset.input_channels, h, w, gen)
+    return inputs.noise(c, h, w, gen)
+
+
+def _random_projector(net: nn.Module, z: torch.Tensor) -> nn.Module:
+    """Deep Random Projector (Li et al., CVPR 2023): the convolutions keep their random weights;
+    the input z, a batch norm in front of the net and the nets' batch norms are what is fitted."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            m.requires_grad_(False)
+    z.requires_grad_(True)
+    return nn.Sequential(nn.BatchNorm2d(z.shape[1]).to(z.device), net)
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels (anisotropic TV, per element)."""
+    return ((x[..., 1:, :] - x[..., :-1, :]).abs().sum() + (x[..., :, 1:] - x[..., :, :-1]).abs().sum()) / x.numel()
 
 
 class _Stopped(Exception):
@@ -280,12 +307,16 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         torch.manual_seed(seed)
         net = build_net(preset, c)
     net = net.to(device)
+    z = make_input(preset, net, (H, W), gen).to(device)
+    if preset.train == "input":
+        net = _random_projector(net, z)
+    trained = [p for p in net.parameters() if p.requires_grad] + ([z] if z.requires_grad else [])
     obs = problem.observation.to(device)
     weight = problem.weight.to(device) if problem.weight is not None else None
     op = problem.operator.to(device)
-    opt = make_optimizer(net, lr or preset.lr)
+    opt = make_optimizer(trained, lr or preset.lr)
     es = WindowedVariance(preset.es_window, preset.es_patience)
-    st = FitState(net, opt, make_input(preset, net, (H, W), gen).to(device),
+    st = FitState(net, opt, z,
                   torch.Generator(device=device).manual_seed(seed + 1), es,
                   Tracker(preset.es_window) if confidence else None, seed,
                   usable=problem.usable_mse is None, gated=problem.stop_gate_mse is None)
@@ -300,7 +331,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         return out[..., :H, :W]
 
     stride = max(1, int(math.sqrt(H * W / ES_PIXELS)))
-    params = list(net.parameters())
+    params = trained
     good = [p.detach().clone() for p in params]  # clone: on CPU .cpu() would alias the live tensor
     stops = auto_stop and preset.auto_stop
     # ES-WMV finds the peak of the raw output; the EMA lags it by about 1 / (1 - w) iterations, so
@@ -366,6 +397,10 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         try:
             out = forward(inputs.perturb(st.z, preset.reg_noise, st.noise_rng))
             loss = weighted_mse(op(out), obs, weight)
+            if preset.loss == "rmse":
+                loss = loss.sqrt()
+            if preset.tv:
+                loss = loss + preset.tv * total_variation(out)
             loss.backward()
         except _Stopped:   # mid-iteration: the parameters are still those of the last full step
             st.elapsed_s += time.perf_counter() - t0

@@ -37,10 +37,10 @@ _PROBE = 64                 # side of the shape-only pass that finds the largest
 @functools.lru_cache(maxsize=64)
 def layer_macs(preset: Preset, channels_out: int = 3) -> float:
     """Multiply-accumulates per output pixel of the preset's most expensive convolution (forward)."""
-    from .fit import build_net, make_input
+    from .fit import build_net, input_shape
     with torch.device("meta"), torch.random.fork_rng(devices=[]):
         net = build_net(preset, channels_out)
-        z = make_input(preset, net, (_PROBE, _PROBE), torch.Generator()).to("meta")
+    z = torch.zeros(1, *input_shape(preset, net, (_PROBE, _PROBE)), device="meta")
     worst = 0
 
     def hook(m: nn.Conv2d, _inp, out):

@@ -80,7 +80,7 @@ def _count(preset: Preset, height: int, width: int, channels_out: int) -> tuple[
         return _count_direct(preset, height, width, channels_out)
     h, w = padded_size((height, width), multiple, min_size)
     a, b, d, params = _coefficients(preset, channels_out)
-    return round(a * h * w + b * (h + w) + d), params, cin * h * w
+    return round(a * h * w + b * (h + w) + d), params, cin * h * w // preset.unshuffle ** 2
 
 
 @functools.lru_cache(maxsize=64)
@@ -115,18 +115,12 @@ def _count_direct(preset: Preset, height: int, width: int, channels_out: int,
     """Count by running the network once: on the meta device (shapes only, any size, ~0.3 s) or,
     for small sizes, for real on the CPU."""
     from . import nets
-    from .fit import build_net, padded_size
+    from .fit import build_net, input_shape
 
     with torch.device(device), torch.random.fork_rng(devices=[]):
         net = build_net(preset, channels_out)
     params = sum(p.numel() for p in net.parameters())
-    if isinstance(net, nets.DeepDecoder):
-        zh, zw = net.input_size(height, width)
-        z = torch.zeros(1, net.channels, zh, zw, device=device)
-    else:
-        zh, zw = padded_size((height, width), net.multiple, net.min_size)
-        cin = 2 if preset.input == "meshgrid" else preset.input_channels
-        z = torch.zeros(1, cin, zh, zw, device=device)
+    z = torch.zeros(1, *input_shape(preset, net, (height, width)), device=device)
     total = 0
 
     def hook(_module, _inp, out):

@@ -32,6 +32,10 @@ class Preset:
     auto_stop: bool = True               # False: the run ends at its budget whatever `stop` asks
     region: bool = False                 # inpainting: fit a crop around the mask only
     margin: float = 0.5                  # context margin around the mask, as a fraction of its box size
+    unshuffle: int = 1                   # fit on a grid this many times coarser, pixel-shuffled to full size
+    train: str = "weights"               # "weights" (DIP) | "input" (Deep Random Projector: frozen convs)
+    loss: str = "mse"                    # "mse" | "rmse" (DRP's square root of the MSE)
+    tv: float = 0.0                      # weight of a total-variation term on the output (DRP)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dip_engine import metrics, presets
-from dip_engine.fit import Control, Problem, fit, padded_size
+from dip_engine.fit import Control, Problem, build_net, fit, padded_size
 from dip_engine.operators import Downsample, Identity
 from tests.conftest import T, last, smooth_image, tiny
 
@@ -183,20 +183,51 @@ def test_preview_interval(every):
     assert len(steps) == 9  # one per iteration, plus the final record
 
 
-def test_resume_from_checkpoint_equals_uninterrupted_run():
+# The Deep Random Projector's settings (bench/levers.py "drp"), on the tiny net
+DRP = dict(train="input", loss="rmse", tv=0.45, lr=0.1, reg_noise=0.0, scales=1, input_channels=3)
+
+
+@pytest.mark.parametrize("kw", [{}, DRP, {"unshuffle": 2}], ids=["dip", "drp", "unshuffle"])
+def test_resume_from_checkpoint_equals_uninterrupted_run(kw):
     _, noisy = noisy_pair()
     p = Problem(T(noisy), Identity(), (H, W))
-    full = last(fit(p, tiny(), iterations=12, seed=2, auto_stop=False))
+    full = last(fit(p, tiny(**kw), iterations=12, seed=2, auto_stop=False))
     control = Control()
     first = None
-    for s in fit(p, tiny(), iterations=12, seed=2, auto_stop=False, control=control):
+    for s in fit(p, tiny(**kw), iterations=12, seed=2, auto_stop=False, control=control):
         if s.iteration == 5:
             control.stop()
         first = s
     assert first.stopped_by == "user" and first.checkpoint["iteration"] == 5
-    resumed = last(fit(p, tiny(), iterations=12, seed=2, auto_stop=False, resume=first.checkpoint))
+    resumed = last(fit(p, tiny(**kw), iterations=12, seed=2, auto_stop=False, resume=first.checkpoint))
     assert resumed.iteration == 12
     np.testing.assert_allclose(resumed.image, full.image, atol=1e-5)
+
+
+def test_random_projector_fits_the_input_and_batch_norms_not_the_convolutions():
+    clean, noisy = noisy_pair()
+    p = Problem(T(noisy), Identity(), (H, W))
+    start = last(fit(p, tiny(**DRP), iterations=1, seed=1, auto_stop=False)).checkpoint
+    final = last(fit(p, tiny(**DRP), iterations=150, seed=1, auto_stop=False))
+    end = final.checkpoint
+    convs = [k for k, v in end["net"].items() if k.endswith("weight") and v.dim() == 4]
+    norms = [k for k, v in end["net"].items() if k.endswith("weight") and v.dim() == 1]
+    assert convs and norms
+    assert all(torch.equal(end["net"][k], start["net"][k]) for k in convs)     # frozen
+    assert any(not torch.equal(end["net"][k], start["net"][k]) for k in norms)  # fitted
+    assert not torch.allclose(end["z"], start["z"])                             # the input is fitted
+    assert metrics.psnr(final.image, clean) > metrics.psnr(noisy, clean) + 3
+
+
+def test_unshuffled_net_fits_a_coarser_grid_into_the_full_size():
+    clean, noisy = noisy_pair()
+    preset = tiny(unshuffle=2)
+    s = last(fit(Problem(T(noisy), Identity(), (H, W)), preset, iterations=250, auto_stop=False))
+    assert s.image.shape == (H, W, 3)
+    net = build_net(preset, 3)
+    padded = padded_size((H, W), net.multiple, net.min_size)
+    assert s.checkpoint["z"].shape[-2:] == (padded[0] // 2, padded[1] // 2)
+    assert metrics.psnr(s.image, clean) > metrics.psnr(noisy, clean) + 3
 
 
 # What a checkpoint holds (FitState.state_dict): projects in users' hands keep these keys, so a

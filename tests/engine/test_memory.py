@@ -86,3 +86,10 @@ def test_fast_count_equals_a_shape_only_forward_pass(task, name):
     p = presets.get(task, name)
     for h, w in [(100, 300), (999, 1001)]:
         assert memory._count(p, h, w, 3) == memory._count_direct(p, h, w, 3)
+
+
+def test_an_unshuffled_net_needs_about_a_quarter_of_the_feature_maps():
+    fast = presets.get("denoise", "fast")
+    plain = memory.feature_elements(fast, 512, 512)
+    coarse = memory.feature_elements(replace(fast, unshuffle=2), 512, 512)
+    assert 0.2 * plain < coarse < 0.35 * plain
