@@ -236,8 +236,10 @@ def plan(job: Job) -> Plan:
                        f"acts within {latency.STOP_S:.0f} s (the whole photo fits in memory, but one layer "
                        f"of it would keep this CPU busy for longer).")
     else:
+        for_stop = cap is not None and (_largest_tile(h, w, s, budget, est) or 0) > tile
         p.notes.append(f"Photo too large to fit at once (est. {human(whole_est)}, budget {human(budget)}): "
-                       f"working in {len(tiles)} tiles of {size} with {overlap} px overlap.")
+                       f"working in {len(tiles)} tiles of {size} with {overlap} px overlap"
+                       + (f", small enough for Stop to act within {latency.STOP_S:.0f} s." if for_stop else "."))
     return p
 
 

@@ -369,3 +369,12 @@ def test_plan_tiles_a_photo_that_fits_memory_when_one_layer_would_keep_stop_wait
     # the bench's runs of the authors' configuration fit the whole photo, as the notebooks do
     assert not restore.plan(restore.Job("denoise", photo(h=1000, w=1000), preset="fast", device="cpu",
                                         responsive=False)).tiled
+
+
+def test_plan_says_when_tiles_are_smaller_than_memory_needs_for_stop(monkeypatch):
+    job = restore.Job("denoise", photo(h=1400, w=1400), preset="fast", device="cpu")
+    roomy = memory.estimate(job.settings(), 1100, 1100, 3, "cpu")   # memory alone: tiles of ~1100 px
+    monkeypatch.setattr(restore.memory, "budget", lambda device: restore._host_bytes(job) + roomy)
+    pl = restore.plan(job)
+    assert pl.whole_bytes > pl.budget_bytes and pl.tile < 1100
+    assert pl.notes[0].startswith("Photo too large") and pl.notes[0].endswith("Stop to act within 2 s.")
