@@ -34,10 +34,13 @@ VARIANTS = {
     "unshuffle": ["unshuffle=2"],
     "unshuffle64": ["unshuffle=2", "channels=64"],
 }
-MARKS = (60, 120, 300, 600)
+MARKS = (60, 120, 240, 600)
 
 
-def summary(rows: list[dict]) -> str:
+def summary(rows: list[dict], by_case: bool = False) -> str:
+    if by_case:
+        return "\n".join(f"{case}\n" + summary([r for r in rows if r["case"] == case])
+                         for case in dict.fromkeys(r["case"] for r in rows))
     out = []
     for v in dict.fromkeys(r["variant"] for r in rows):
         rs = [r for r in rows if r["variant"] == v]
@@ -53,7 +56,7 @@ def summary(rows: list[dict]) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("--cases", required=True)
+    ap.add_argument("--cases", help="required unless --summary")
     ap.add_argument("--crop", type=int)
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--variants", default="fast,drp", help="names from VARIANTS, each optionally @SECONDS")
@@ -62,8 +65,11 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="bench/results/levers.jsonl")
     ap.add_argument("--summary", action="store_true", help="only print the summary of --out")
+    ap.add_argument("--by-case", action="store_true", help="the summary per case, then over all")
     a = ap.parse_args(argv)
     out = Path(a.out)
+    if not a.summary and not a.cases:
+        ap.error("--cases is required unless --summary")
     if not a.summary:
         runs = list(itertools.product(a.cases.split(","), a.variants.split(","), a.seeds.split(",")))
 
@@ -86,7 +92,10 @@ def main(argv=None):
                 r = json.loads(Path(tmp(run)).read_text())
                 g.write(json.dumps({**r, "variant": run[1].partition("@")[0]}) + "\n")
                 Path(tmp(run)).unlink()
-    print(summary([json.loads(l) for l in out.read_text().splitlines()]))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    if a.by_case:
+        print(summary(rows, by_case=True) + "\nall cases")
+    print(summary(rows))
 
 
 if __name__ == "__main__":
