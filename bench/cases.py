@@ -14,7 +14,7 @@ import argparse
 import math
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -46,6 +46,7 @@ class Case:
     mask: np.ndarray | None = None  # inpaint: True = fill
     scale: int = 1
     protocol: str = "rgb"           # "rgb", or "y4": Y channel with a 4-pixel border shaved (SR)
+    sigma: float = SIGMA            # denoise: the noise level, in 8-bit levels
 
 
 # --- the data folder ---------------------------------------------------------------------------
@@ -123,10 +124,10 @@ def _crop(a: np.ndarray, size: int | None, multiple: int = 1) -> np.ndarray:
     return a[t:t + hh, l:l + ww]
 
 
-def _noisy(gt: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Gaussian noise of SIGMA levels, quantised to 8 bit as a saved photo is."""
+def _noisy(gt: np.ndarray, seed: int = 0, sigma: float = SIGMA) -> np.ndarray:
+    """Gaussian noise of `sigma` levels, quantised to 8 bit as a saved photo is."""
     rng = np.random.default_rng(seed)
-    return np.clip(np.round((gt + rng.normal(0, SIGMA / 255, gt.shape)) * 255), 0, 255).astype(np.float32) / 255
+    return np.clip(np.round((gt + rng.normal(0, sigma / 255, gt.shape)) * 255), 0, 255).astype(np.float32) / 255
 
 
 def _lanczos_down(gt: np.ndarray, scale: int) -> np.ndarray:
@@ -212,7 +213,12 @@ def _validation(name: str, crop: int | None) -> Case:
 
 
 def build(name: str, crop: int | None = None) -> Case:
-    """Case `name`, optionally a centre crop of `crop` pixels (SR: of the low-resolution input)."""
+    """Case `name`, optionally a centre crop of `crop` pixels (SR: of the low-resolution input).
+    A denoising case takes another noise level as a suffix: `val_village_denoise_s15` (sigma 15)."""
+    base, _, level = name.rpartition("_s")
+    if base.endswith("_denoise") and level.isdigit():
+        case = build(base, crop)
+        return replace(case, name=name, observed=_noisy(case.truth, sigma=int(level)), sigma=int(level))
     try:
         return _validation(name, crop) if name.startswith("val_") else _paper(name, crop)
     except KeyError:

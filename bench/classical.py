@@ -34,7 +34,7 @@ def restore(case: bench_cases.Case, method: str) -> np.ndarray:
     if method == "bm3d":
         import bm3d  # the `bench` extra; imported here so the other methods work without it
 
-        out = bm3d.bm3d_rgb(case.observed, sigma_psd=bench_cases.SIGMA / 255)
+        out = bm3d.bm3d_rgb(case.observed, sigma_psd=case.sigma / 255)
     elif method in ("lanczos", "bicubic"):
         h, w = case.truth.shape[:2]
         resample = Image.LANCZOS if method == "lanczos" else Image.BICUBIC

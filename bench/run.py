@@ -82,6 +82,7 @@ def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, cu
     out = {"case": case_name, "preset": preset, "task": case.task, "crop": crop,
            "size": list(case.truth.shape[1::-1]), "iterations": last.iteration,
            "stopped_by": last.stopped_by, "peak_iteration": last.peak_iteration, "restarts": last.restarts,
+           "usable": last.usable,   # False: the result is the classical answer (restore keeps it)
            "wall_s": round(wall, 2), "s_per_iter": round(last.elapsed_s / max(last.iteration, 1), 4),
            "peak_rss_mb": round(_peak_rss() / 2 ** 20, 1),
            "threads": torch.get_num_threads()}

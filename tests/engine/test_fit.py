@@ -335,3 +335,15 @@ def test_auto_stop_waits_for_the_gate():
     assert never.result_iteration == 300   # no pre-gate minimum is handed back as the result
     open_gate = last(fit(Problem(T(noisy), Identity(), (H, W), stop_gate_mse=1.0), p, iterations=2000))
     assert open_gate.stopped_by == "auto" and open_gate.iteration - open_gate.peak_iteration == 15
+
+
+def test_draft_is_the_random_projector_for_denoising_only():
+    draft = presets.get("denoise", "draft")
+    assert draft.train == "input" and draft.tv > 0 and not draft.auto_stop
+    for task in ("jpeg", "sr", "inpaint"):
+        assert "draft" not in presets.names(task)
+        with pytest.raises(ValueError, match="unknown preset 'draft'"):
+            presets.get(task, "draft")
+    clean, noisy = noisy_pair()
+    s = last(fit(Problem(T(noisy), Identity(), (H, W)), draft, iterations=150, auto_stop=False))
+    assert metrics.psnr(s.image, clean) > metrics.psnr(noisy, clean) + 3
