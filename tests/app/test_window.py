@@ -335,3 +335,16 @@ def test_live_frames_redraw_the_view_but_leave_the_action_states_alone(window, t
     mid = c.grab().toImage().pixelColor(c.width() // 2, c.height() // 2)
     assert (mid.red(), mid.green(), mid.blue()) == (250, 0, 0)          # the newest frame is on screen
     assert window.files.open_path(tiny_photo) and calls                 # a new document: the states follow
+
+
+def test_draft_preset_is_offered_for_denoising_only_and_shows_its_settings(window, big_photo, qtbot):
+    window.files.open_path(big_photo)
+    tp = window.task_panel
+    tp.task_buttons["denoise"].click()
+    labels = [tp.preset_combo.itemText(i) for i in range(tp.preset_combo.count())]
+    assert labels[0] == "Draft (minutes)" and tp.preset_combo.currentText() == "Fast"
+    tp.preset_combo.setCurrentIndex(0)
+    assert tp.iters_spin.value() == 400 and tp.channels_spin.value() == 64
+    assert "minutes" in tp.preset_hint.text()
+    tp.task_buttons["sr"].click()
+    assert "Draft (minutes)" not in [tp.preset_combo.itemText(i) for i in range(tp.preset_combo.count())]
