@@ -331,8 +331,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         return out[..., :H, :W]
 
     stride = max(1, int(math.sqrt(H * W / ES_PIXELS)))
-    params = trained
-    good = [p.detach().clone() for p in params]  # clone: on CPU .cpu() would alias the live tensor
+    good = [p.detach().clone() for p in trained]  # clone: on CPU .cpu() would alias the live tensor
     stops = auto_stop and preset.auto_stop
     # ES-WMV finds the peak of the raw output; the EMA lags it by about 1 / (1 - w) iterations, so
     # the result is the EMA that many iterations after the detected peak (or the latest EMA when
@@ -412,7 +411,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
             # moments would not do: Adam's first step moves every weight by the full learning
             # rate, which throws a well-fitted net off again and again.
             with torch.no_grad():
-                for p, g in zip(params, good):
+                for p, g in zip(trained, good):
                     p.copy_(g)
                 if good_moments is None:
                     opt.state.clear()
@@ -422,7 +421,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         else:
             st.lowest_loss = loss_value if st.lowest_loss is None else min(st.lowest_loss, loss_value)
             with torch.no_grad():
-                for p, g in zip(params, good):  # the parameters that produced this good loss
+                for p, g in zip(trained, good):  # the parameters that produced this good loss
                     g.copy_(p)
                 if opt.state:
                     good_moments = _copy_moments(opt.state, good_moments)

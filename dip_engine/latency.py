@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import functools
 
-import torch
 from torch import nn
 
+from . import memory
 from .presets import Preset
 
 STOP_S = 2.0                # the most Stop may take (issue 12)
@@ -37,23 +37,13 @@ _PROBE = 64                 # side of the shape-only pass that finds the largest
 @functools.lru_cache(maxsize=64)
 def layer_macs(preset: Preset, channels_out: int = 3) -> float:
     """Multiply-accumulates per output pixel of the preset's most expensive convolution (forward)."""
-    from .fit import build_net, input_shape
-    with torch.device("meta"), torch.random.fork_rng(devices=[]):
-        net = build_net(preset, channels_out)
-    z = torch.zeros(1, *input_shape(preset, net, (_PROBE, _PROBE)), device="meta")
     worst = 0
 
-    def hook(m: nn.Conv2d, _inp, out):
+    def hook(m, _inp, out):
         nonlocal worst
-        k = m.kernel_size[0] * m.kernel_size[1]
-        worst = max(worst, out.numel() * m.in_channels * k // m.groups)
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.Conv2d)]
-    try:
-        with torch.no_grad():
-            net(z, (_PROBE, _PROBE)) if preset.net == "decoder" else net(z)
-    finally:
-        for h in handles:
-            h.remove()
+        if isinstance(m, nn.Conv2d):
+            worst = max(worst, out.numel() * m.in_channels * m.kernel_size[0] * m.kernel_size[1] // m.groups)
+    memory.forward_once(preset, _PROBE, _PROBE, channels_out, hook)
     return worst / (_PROBE * _PROBE)
 
 

@@ -114,31 +114,35 @@ def _count_direct(preset: Preset, height: int, width: int, channels_out: int,
                   device: str = "meta") -> tuple[int, int, int]:
     """Count by running the network once: on the meta device (shapes only, any size, ~0.3 s) or,
     for small sizes, for real on the CPU."""
-    from . import nets
-    from .fit import build_net, input_shape
-
-    with torch.device(device), torch.random.fork_rng(devices=[]):
-        net = build_net(preset, channels_out)
-    params = sum(p.numel() for p in net.parameters())
-    z = torch.zeros(1, *input_shape(preset, net, (height, width)), device=device)
     total = 0
 
     def hook(_module, _inp, out):
         nonlocal total
         if isinstance(out, torch.Tensor):
             total += out.numel()
+    params, z = forward_once(preset, height, width, channels_out, hook, device)
+    return total, params, z
 
+
+def forward_once(preset: Preset, height: int, width: int, channels_out: int, hook,
+                 device: str = "meta") -> tuple[int, int]:
+    """One forward pass of the preset's net at this output size with `hook` on every leaf module
+    (a forward hook: module, inputs, output); (parameters, input elements). On the meta device
+    it costs shapes only; `latency` uses it too."""
+    from . import nets
+    from .fit import build_net, input_shape
+
+    with torch.device(device), torch.random.fork_rng(devices=[]):
+        net = build_net(preset, channels_out)
+    z = torch.zeros(1, *input_shape(preset, net, (height, width)), device=device)
     handles = [m.register_forward_hook(hook) for m in net.modules() if not list(m.children())]
     try:
         with torch.no_grad():
-            if isinstance(net, nets.DeepDecoder):
-                net(z, (height, width))
-            else:
-                net(z)
+            net(z, (height, width)) if isinstance(net, nets.DeepDecoder) else net(z)
     finally:
         for h in handles:
             h.remove()
-    return total, params, z.numel()
+    return sum(p.numel() for p in net.parameters()), z.numel()
 
 
 def feature_elements(preset: Preset, height: int, width: int, channels_out: int = 3) -> int:
