@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -52,8 +53,11 @@ def _peak_rss() -> int:
 
 
 def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, curve_every: int,
-            stop: str, probe: int | None = None, threads: int | None = None) -> dict:
-    """One case with one preset in this process. `probe`: only time that many iterations."""
+            stop: str, probe: int | None = None, threads: int | None = None,
+            on_curve: Callable[[dict], None] | None = None) -> dict:
+    """One case with one preset in this process. `probe`: only time that many iterations.
+    `on_curve`: called with the row so far after every curve sample (a reference run that is interrupted
+    keeps its curve)."""
     case = bench_cases.build(case_name, crop)
     preset = case.paper_preset if preset == "paper" else preset
     job = restore.Job(case.task, _photo(case.observed), mask=case.mask, scale=case.scale, preset=preset,
@@ -77,6 +81,12 @@ def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, cu
             curve.append([step.iteration, round(_score(case, full)[0], 3)])
             print(f"{case_name} {preset} it {step.iteration} {step.elapsed_s:.0f}s psnr {curve[-1][1]} "
                   f"peak {step.peak_iteration}", file=sys.stderr, flush=True)
+            if on_curve:
+                on_curve({"case": case_name, "preset": preset, "task": case.task, "crop": crop,
+                          "size": list(case.truth.shape[1::-1]), "iterations": step.iteration,
+                          "wall_s": round(time.perf_counter() - t0, 2),
+                          "s_per_iter": round(step.elapsed_s / max(step.iteration, 1), 4),
+                          "threads": torch.get_num_threads(), "curve": curve, "interrupted": True})
         last = step
     wall = time.perf_counter() - t0
     out = {"case": case_name, "preset": preset, "task": case.task, "crop": crop,
@@ -104,11 +114,26 @@ def _key(name: str, crop: int | None) -> str:
 
 
 def _subprocess(args: list[str]) -> dict:
+    # stderr passes through: an hours-long run shows its curve as it goes, and its error if it fails
     cmd = [sys.executable, "-m", "bench.run", "--one", *args]
-    res = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    res = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
     if res.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{res.stderr[-2000:]}")
+        raise RuntimeError(f"{' '.join(args)} failed (exit status {res.returncode}; its error is above)")
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def record_reference(path: Path, key: str, row: dict) -> dict:
+    """Put a reference row (interrupted or complete) into `path` under `key`, with its best point."""
+    row = dict(row)
+    curve = row.get("curve") or []
+    row["best_psnr"] = max(p for _, p in curve) if curve else row.get("psnr")
+    row["best_iteration"] = max(curve, key=lambda c: c[1])[0] if curve else row["iterations"]
+    row["machine"] = machine()
+    # Re-read: reference runs of other cases may have finished meanwhile in parallel.
+    reference = json.loads(path.read_text()) if path.exists() else {}
+    reference[key] = row
+    _write_atomic(path, json.dumps(reference, indent=1))
+    return row
 
 
 def main(argv=None) -> int:
@@ -147,12 +172,16 @@ def main(argv=None) -> int:
     def common(name: str) -> list[str]:
         return (["--crop", str(crop(name))] if crop(name) else []) + threads
 
+    ref_path = RESULTS / "reference.json"
     if a.one:
+        key = _key(a.one[0], crop(a.one[0]))
+        keep = (lambda row: record_reference(ref_path, key, row)) if a.reference else None
         r = run_one(a.one[0], a.one[1], crop(a.one[0]), a.iters, a.curve_every, a.stop,
-                    probe=a.probe if a.probe_only else None, threads=a.threads)
+                    probe=a.probe if a.probe_only else None, threads=a.threads, on_curve=keep)
+        if a.reference:
+            r = record_reference(ref_path, key, r)
         print(json.dumps(r))
         return 0
-    ref_path = RESULTS / "reference.json"
     reference = json.loads(ref_path.read_text()) if ref_path.exists() else {}
     if a.rescore:
         return rescore(a.out, reference, a.classical)
@@ -166,15 +195,11 @@ def main(argv=None) -> int:
     if a.reference:
         for name in names:
             # --iters cuts a reference short (recorded in its "iterations") where the full run is too long.
-            r = _subprocess([name, "paper", "--stop", "never", "--curve-every", str(a.curve_every or 50),
-                             *(["--iters", str(a.iters)] if a.iters else []), *common(name)])
-            r["best_psnr"] = max(p for _, p in r["curve"]) if r["curve"] else r["psnr"]
-            r["best_iteration"] = max(r["curve"], key=lambda c: c[1])[0] if r["curve"] else r["iterations"]
-            r["machine"] = machine()
-            # Re-read: reference runs of other cases may have finished meanwhile in parallel.
-            reference = json.loads(ref_path.read_text()) if ref_path.exists() else {}
-            reference[_key(name, crop(name))] = r
-            _write_atomic(ref_path, json.dumps(reference, indent=1))
+            # The run records itself as it goes ("interrupted": true until it ends), so it may be cut
+            # (Ctrl+C) once past its peak.
+            r = _subprocess([name, "paper", "--reference", "--stop", "never", "--curve-every",
+                             str(a.curve_every or 50), *(["--iters", str(a.iters)] if a.iters else []),
+                             *common(name)])
             print(f"{name}: paper best {r['best_psnr']} dB at {r['best_iteration']}, {r['s_per_iter']} s/it", file=sys.stderr)
         return 0
     rows = []
@@ -260,15 +285,31 @@ def _classical_cell(r: dict) -> str:
     return f"{b['method']} {b['psnr']}{inside} ({b['wall_s']} s)"
 
 
+def reach_ratio(r: dict) -> float | None:
+    """When the row's curve first reaches the paper preset's best PSNR, as a fraction of the paper
+    preset's full-run time (issue 12's target: <= 1/20); None where it never does or is unknown."""
+    if not r.get("paper_psnr") or not r.get("curve"):
+        return None
+    it = next((i for i, p in r["curve"] if p >= r["paper_psnr"]), None)
+    return None if it is None else round(it * r["s_per_iter"] / (r["paper_s_per_iter"] * r["paper_iterations"]), 4)
+
+
+def _reach_cell(r: dict) -> str:
+    if not r.get("paper_psnr") or not r.get("curve"):
+        return "—"
+    ratio = reach_ratio(r)
+    return "never" if ratio is None else str(ratio)
+
+
 def table(rows: list[dict]) -> str:
     head = ("| case | preset | size | PSNR dB | PSNR in mask dB | paper best dB | classical dB (s) | SSIM | iters | "
-            "stopped by | wall s | s/it | paper s/it | time ratio | peak RSS MB |")
+            "stopped by | wall s | s/it | paper s/it | time ratio | reaches paper best (ratio) | peak RSS MB |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         lines.append(f"| {r['case']} | {r['preset']} | {r['size'][0]}x{r['size'][1]} | {r['psnr']} | "
                      f"{r.get('mask_psnr', '—')} | {r['paper_psnr'] or '—'} | {_classical_cell(r)} | "
                      f"{r['ssim']} | {r['iterations']} | {r['stopped_by']} | {r['wall_s']} | {r['s_per_iter']} | "
-                     f"{r['paper_s_per_iter']} | {r['time_ratio']} | {r['peak_rss_mb']} |")
+                     f"{r['paper_s_per_iter']} | {r['time_ratio']} | {_reach_cell(r)} | {r['peak_rss_mb']} |")
     return "\n".join(lines)
 
 

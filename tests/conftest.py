@@ -51,3 +51,17 @@ def shared_data() -> Path:
     if not BENCH_DATA.is_dir():
         pytest.skip(f"no bench data at {BENCH_DATA}: set DIP_BENCH_DATA to run this test")
     return BENCH_DATA
+
+
+@pytest.fixture
+def hill_data(tmp_path, monkeypatch):
+    """A bench data folder with one small validation photo, `hill` (cases val_hill_*);
+    $DIP_BENCH_DATA restored after the test."""
+    from PIL import Image
+
+    from bench import cases
+    monkeypatch.setenv(cases.ENV, "")
+    (tmp_path / "validation").mkdir()
+    Image.fromarray((smooth_image(64, 96) * 255).astype(np.uint8)).save(tmp_path / "validation" / "hill.png")
+    cases.use_data(tmp_path)
+    return tmp_path

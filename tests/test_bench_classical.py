@@ -13,14 +13,8 @@ from tests.conftest import smooth_image
 
 
 @pytest.fixture
-def data(tmp_path, monkeypatch):
-    """A data folder with one small validation photo; $DIP_BENCH_DATA restored after the test."""
-    monkeypatch.setenv(cases.ENV, "")
-    (tmp_path / "validation").mkdir()
-    img = smooth_image(64, 96)
-    Image.fromarray((img * 255).astype(np.uint8)).save(tmp_path / "validation" / "hill.png")
-    cases.use_data(tmp_path)
-    return tmp_path
+def data(hill_data):
+    return hill_data
 
 
 def test_bm3d_removes_most_of_the_noise(data):

@@ -1,0 +1,54 @@
+"""bench.run's table: when a preset first reaches the paper configuration's best (issue 12's ratio)."""
+import json
+
+import pytest
+
+from bench import run
+
+ROW = {"case": "f16_denoise", "preset": "fast", "size": [512, 512], "psnr": 31.0, "paper_psnr": 31.5,
+       "ssim": 0.9, "iterations": 2000, "stopped_by": "iterations", "wall_s": 2000.0, "s_per_iter": 1.0,
+       "paper_s_per_iter": 4.0, "paper_iterations": 3000, "time_ratio": 0.1667, "peak_rss_mb": 900,
+       "curve": [[500, 30.0], [1000, 31.6], [1500, 31.8], [2000, 31.0]]}
+
+
+def test_reach_ratio_is_the_first_curve_point_at_the_paper_best_over_the_paper_full_run():
+    assert run.reach_ratio(ROW) == round(1000 * 1.0 / (4.0 * 3000), 4)
+    assert f"| {round(1000 / 12000, 4)} |" in run.table([ROW]).splitlines()[-1]
+
+
+def test_a_preset_that_never_reaches_the_paper_best_says_so():
+    row = {**ROW, "paper_psnr": 32.0}
+    assert run.reach_ratio(row) is None
+    assert "| never |" in run.table([row]).splitlines()[-1]
+    assert "| — |" in run.table([{**ROW, "paper_psnr": None}]).splitlines()[-1]
+
+
+def _reference(tmp_path, monkeypatch) -> list[str]:
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
+    (tmp_path / "results").mkdir()
+    return ["--one", "val_hill_denoise", "paper", "--reference", "--stop", "never", "--iters", "4",
+            "--curve-every", "1", "--crop", "32", "--threads", "1"]
+
+
+def test_a_reference_run_records_its_curve_and_best_point(hill_data, tmp_path, monkeypatch):
+    assert run.main(_reference(tmp_path, monkeypatch)) == 0
+    row = json.loads((tmp_path / "results" / "reference.json").read_text())["val_hill_denoise@32"]
+    assert row["iterations"] == 4 and [i for i, _ in row["curve"]] == [0, 1, 2, 3]
+    assert row["best_psnr"] == max(p for _, p in row["curve"]) and "interrupted" not in row
+
+
+def test_an_interrupted_reference_run_keeps_the_curve_it_had(hill_data, tmp_path, monkeypatch):
+    args = _reference(tmp_path, monkeypatch)
+    keep = run.record_reference
+
+    def ctrl_c_after_two(path, key, row):
+        keep(path, key, row)
+        if len(row["curve"]) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "record_reference", ctrl_c_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        run.main(args)
+    row = json.loads((tmp_path / "results" / "reference.json").read_text())["val_hill_denoise@32"]
+    assert row["interrupted"] is True and row["iterations"] == 1
+    assert row["best_psnr"] == max(p for _, p in row["curve"]) and row["best_iteration"] in (0, 1)
