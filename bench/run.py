@@ -69,9 +69,12 @@ def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, cu
     t0 = time.perf_counter()
     first_iter_s = None
     last = None
+    suggested = None   # where auto-stop would have ended the run (a --stop never run goes on)
     for step in restore.run(job):
         if step.iteration == 1 and first_iter_s is None:
             first_iter_s = step.elapsed_s
+        if step.stop_suggested and suggested is None:
+            suggested = step.iteration
         if step.image is not None and not step.done and curve_every:
             full = step.image
             if base is not None:
@@ -93,6 +96,7 @@ def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, cu
            "size": list(case.truth.shape[1::-1]), "iterations": last.iteration,
            "stopped_by": last.stopped_by, "peak_iteration": last.peak_iteration, "restarts": last.restarts,
            "usable": last.usable,   # False: the result is the classical answer (restore keeps it)
+           "stop_suggested_at": suggested,
            "wall_s": round(wall, 2), "s_per_iter": round(last.elapsed_s / max(last.iteration, 1), 4),
            "peak_rss_mb": round(_peak_rss() / 2 ** 20, 1),
            "threads": torch.get_num_threads()}

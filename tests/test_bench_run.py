@@ -35,6 +35,7 @@ def test_a_reference_run_records_its_curve_and_best_point(hill_data, tmp_path, m
     row = json.loads((tmp_path / "results" / "reference.json").read_text())["val_hill_denoise@32"]
     assert row["iterations"] == 4 and [i for i, _ in row["curve"]] == [0, 1, 2, 3]
     assert row["best_psnr"] == max(p for _, p in row["curve"]) and "interrupted" not in row
+    assert row["stop_suggested_at"] is None   # the paper preset has no auto-stop
 
 
 def test_an_interrupted_reference_run_keeps_the_curve_it_had(hill_data, tmp_path, monkeypatch):
