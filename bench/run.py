@@ -129,7 +129,8 @@ def _subprocess(args: list[str]) -> dict:
 def record_reference(path: Path, key: str, row: dict) -> dict:
     """Put a reference row (interrupted or complete) into `path` under `key`, with its best point."""
     row = dict(row)
-    curve = row.get("curve") or []
+    # Iteration 0 is the photo the run starts from, not the net's output.
+    curve = [c for c in row.get("curve") or [] if c[0] > 0]
     row["best_psnr"] = max(p for _, p in curve) if curve else row.get("psnr")
     row["best_iteration"] = max(curve, key=lambda c: c[1])[0] if curve else row["iterations"]
     row["machine"] = machine()
@@ -138,6 +139,18 @@ def record_reference(path: Path, key: str, row: dict) -> dict:
     reference[key] = row
     _write_atomic(path, json.dumps(reference, indent=1))
     return row
+
+
+def paper_best(ref: dict) -> float | None:
+    """The paper preset's best PSNR from its reference row; None while it is unknown: no reference,
+    or one cut (interrupted) before its curve turned down, whose best is only a lower bound."""
+    if not ref or ref.get("best_iteration") is None:
+        return None
+    if ref.get("interrupted"):
+        last = max((i for i, _ in ref.get("curve") or []), default=0)
+        if ref["best_iteration"] <= 0 or ref["best_iteration"] >= last:
+            return None
+    return ref.get("best_psnr")
 
 
 def main(argv=None) -> int:
@@ -217,7 +230,7 @@ def main(argv=None) -> int:
                              *(["--iters", str(a.iters)] if a.iters else []), *common(name)])
             r["paper_s_per_iter"] = paper["s_per_iter"]
             r["paper_iterations"] = case.paper_iterations
-            r["paper_psnr"] = ref.get("best_psnr")
+            r["paper_psnr"] = paper_best(ref)
             r["paper_peak_rss_mb"] = paper["peak_rss_mb"]
             r["time_ratio"] = round(r["wall_s"] / (r["paper_s_per_iter"] * r["paper_iterations"]), 4)
             r["classical"] = baselines
@@ -261,7 +274,7 @@ def rescore(out: Path, reference: dict, with_classical: bool = False) -> int:
     baselines: dict = {}
     try:
         for r in data["results"]:
-            r["paper_psnr"] = reference.get(_key(r["case"], r["crop"]), {}).get("best_psnr")
+            r["paper_psnr"] = paper_best(reference.get(_key(r["case"], r["crop"]), {}))
             if with_classical:
                 key = _key(r["case"], r["crop"])
                 if key not in baselines:

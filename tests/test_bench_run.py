@@ -34,7 +34,7 @@ def test_a_reference_run_records_its_curve_and_best_point(hill_data, tmp_path, m
     assert run.main(_reference(tmp_path, monkeypatch)) == 0
     row = json.loads((tmp_path / "results" / "reference.json").read_text())["val_hill_denoise@32"]
     assert row["iterations"] == 4 and [i for i, _ in row["curve"]] == [0, 1, 2, 3]
-    assert row["best_psnr"] == max(p for _, p in row["curve"]) and "interrupted" not in row
+    assert row["best_psnr"] == max(p for i, p in row["curve"] if i > 0) and "interrupted" not in row
     assert row["stop_suggested_at"] is None   # the paper preset has no auto-stop
 
 
@@ -52,4 +52,22 @@ def test_an_interrupted_reference_run_keeps_the_curve_it_had(hill_data, tmp_path
         run.main(args)
     row = json.loads((tmp_path / "results" / "reference.json").read_text())["val_hill_denoise@32"]
     assert row["interrupted"] is True and row["iterations"] == 1
-    assert row["best_psnr"] == max(p for _, p in row["curve"]) and row["best_iteration"] in (0, 1)
+    assert (row["best_iteration"], row["best_psnr"]) == tuple(row["curve"][1])
+
+
+def test_a_reference_cut_before_its_peak_is_no_paper_best():
+    curve = [[0, 20.35], [50, 19.0], [100, 21.0]]
+    running = {"curve": curve, "best_psnr": 21.0, "best_iteration": 100, "interrupted": True}
+    assert run.paper_best(running) is None                      # still climbing: only a lower bound
+    assert run.paper_best({"curve": curve[:1], "best_psnr": 20.35, "best_iteration": 0,
+                           "interrupted": True}) is None        # nothing but the noisy photo
+    past_peak = {**running, "curve": curve + [[150, 20.5]]}
+    assert run.paper_best(past_peak) == 21.0                    # cut after its peak, as the bench asks
+    assert run.paper_best({**running, "interrupted": False}) == 21.0
+    assert run.paper_best({}) is None
+
+
+def test_a_reference_best_is_never_the_photo_it_starts_from(tmp_path):
+    row = {"iterations": 100, "psnr": 22.0, "curve": [[0, 24.3], [50, 14.0], [100, 22.0]]}
+    best = run.record_reference(tmp_path / "reference.json", "val_street_sr4@48", row)
+    assert (best["best_psnr"], best["best_iteration"]) == (22.0, 100)
