@@ -58,6 +58,7 @@ def main(argv=None):
     ap.add_argument("--iters", type=int, default=100000)
     ap.add_argument("--every", type=int, default=25)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="append the run (curve included) as a JSON line to this file")
     bench_cases.add_data_option(ap)
@@ -70,7 +71,8 @@ def main(argv=None):
     control = Control()
     best = (0, 0, 0)
     curve = []
-    for s in fit(prob, p, iterations=a.iters, seed=a.seed, auto_stop=False, preview_every=a.every, control=control):
+    for s in fit(prob, p, iterations=a.iters, seed=a.seed, auto_stop=False, preview_every=a.every, control=control,
+                 precision=a.precision):
         if s.image is not None:
             # Inpainting results keep every known pixel (restore.compose): score what is saved.
             img = np.where(case.mask[..., None], s.image, case.observed) if case.task == "inpaint" else s.image
@@ -80,7 +82,7 @@ def main(argv=None):
             print(f"it {s.iteration:5d}  t {s.elapsed_s:7.1f}s  psnr {ps:6.2f}  peak {s.peak_iteration}", flush=True)
         if s.elapsed_s > a.seconds:
             control.stop()
-    row = {"case": a.case, "crop": a.crop, "preset": a.preset, "set": a.set, "seed": a.seed,
+    row = {"case": a.case, "crop": a.crop, "preset": a.preset, "set": a.set, "precision": a.precision, "seed": a.seed,
            "best_psnr": round(best[0], 2), "best_it": best[1], "best_t": round(best[2], 1),
            "s_per_iter": round(s.s_per_iter, 4)}
     print(json.dumps(row))

@@ -59,7 +59,7 @@ def main(argv=None):
     ap.add_argument("--cases", help="required unless --summary")
     ap.add_argument("--crop", type=int)
     ap.add_argument("--seeds", default="0,1")
-    ap.add_argument("--variants", default="fast,drp", help="names from VARIANTS, each optionally @SECONDS")
+    ap.add_argument("--variants", default="fast,drp", help="names from VARIANTS, each optionally +bf16 (in bfloat16) and @SECONDS")
     ap.add_argument("--seconds", type=float, default=300)
     ap.add_argument("--iters", type=int, default=4000)
     ap.add_argument("--jobs", type=int, default=2)
@@ -79,7 +79,9 @@ def main(argv=None):
         def one(run):
             case, spec, seed = run
             v, _, seconds = spec.partition("@")   # "variant@seconds": its own time cap
+            v, _, precision = v.partition("+")    # "variant+bf16": in bfloat16
             cmd = [sys.executable, "-m", "bench.explore", case, "--preset", "fast", "--seed", seed,
+                   "--precision", precision or "fp32",
                    "--seconds", seconds or str(a.seconds), "--iters", str(a.iters), "--every", "25", "--out", tmp(run),
                    "--set", *VARIANTS[v], f"description={v!r}"]
             if a.crop:

@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--stop", choices=("auto", "never"), default="auto",
                        help="auto: stop at the detected quality peak (default); never: run all iterations")
         s.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+        _precision_option(s)
         s.add_argument("--threads", type=int, help="CPU threads for the fit (default: all cores)")
         s.add_argument("--workers", type=int, help="tiles or separate crops fitted at once, each in its own "
                        "process (default: as many as cores and memory allow)")
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--iters", type=int, help="maximum iterations in all (default: the project's)")
     s.add_argument("--stop", choices=("auto", "never"), help="auto-stop at the quality peak (default: the project's)")
     s.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    _precision_option(s, resuming=True)
     s.add_argument("--threads", type=int, help="CPU threads for the fit (default: all cores)")
     s.add_argument("--every", type=int, default=100, metavar="N",
                    help="save a checkpoint into PROJECT every N iterations (default 100)")
@@ -99,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .batch import command as batch_command
     batch_command.add_parser(sub, _common)
     return p
+
+
+def _precision_option(s, resuming: bool = False) -> None:
+    s.add_argument("--precision", choices=restore.devices.PRECISIONS, default=None if resuming else "auto",
+                   help=("default: the project's; " if resuming else "") +
+                        "auto: bfloat16 on a CUDA GPU that has it, else fp32; bf16: also on a CPU "
+                        "(faster where it has AVX512-BF16 or AMX, slower where it has not; bench/README.md)")
 
 
 def _common(s) -> None:
@@ -158,7 +167,7 @@ def _job(args) -> restore.Job:
     if args.project is not None:
         args.project = _check_project_output(args.project, args.overwrite)
     job = restore.Job(args.task, photo, mask=mask, scale=getattr(args, "scale", 1), preset=args.preset,
-                      iters=args.iters, seed=args.seed, stop=args.stop, device=args.device,
+                      iters=args.iters, seed=args.seed, stop=args.stop, device=args.device, precision=args.precision,
                       threads=args.threads, workers=getattr(args, "workers", None), lr=args.lr, channels=args.channels,
                       tile=getattr(args, "tile", None),
                       preview_every=args.every if args.snapshots or args.project else 10 ** 9)
@@ -239,6 +248,8 @@ def _resume_job(args) -> tuple[restore.Job, projects.Project]:
     src = Path(proj.photo_path) if proj.photo_path else args.project
     _check_output(args.output, src, args.overwrite)
     over = {"device": args.device, "threads": args.threads, "preview_every": args.every}
+    if args.precision:
+        over["precision"] = args.precision
     if args.iters:
         over["iters"] = args.iters
     if args.stop:

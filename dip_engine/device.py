@@ -36,3 +36,35 @@ def set_threads(n: int | None) -> int:
             raise ValueError(f"--threads must be at least 1, not {n}")
         torch.set_num_threads(n)
     return torch.get_num_threads()
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` is a CUDA GPU that computes in bfloat16 natively (emulated is slower than fp32)."""
+    if device.type != "cuda":
+        return False
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:   # torch before 2.4
+        return torch.cuda.is_bf16_supported()
+
+
+def pick_precision(name: str, device: torch.device) -> str:
+    """The arithmetic of the fit on `device`: "fp32", or "bf16" (the net's layers in bfloat16 under
+    autocast; weights, loss, optimiser and result stay float32). "auto" is bf16 on a CUDA GPU
+    that has it natively, fp32 elsewhere: on CPUs bf16 is opt-in until it is measured on the whole
+    validation set (bench/README.md). ValueError for an unknown name."""
+    if name not in PRECISIONS:
+        raise ValueError(f"unknown precision '{name}': choose one of {', '.join(PRECISIONS)}")
+    if name == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return name
+
+
+def tune(device: torch.device) -> None:
+    """Let cuDNN time its convolution algorithms once per shape and keep the fastest: a fit runs
+    thousands of iterations at one shape, so the first one's search pays back many times."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True

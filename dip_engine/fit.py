@@ -289,13 +289,20 @@ def _stop_between_layers(net: nn.Module, control: Control) -> None:
 def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed: int = 0,
         auto_stop: bool = True, preview_every: int = 10, control: Control | None = None,
         device: torch.device | str = "cpu", lr: float | None = None,
-        resume: dict | None = None, confidence: bool = True) -> Iterator[Step]:
+        resume: dict | None = None, confidence: bool = True, precision: str = "fp32") -> Iterator[Step]:
     """Run the fit, yielding a Step per iteration (with an image every `preview_every`) and a
     final one (done=True) whose image is the result: the smoothed output at the detected peak.
 
     `resume`: a Step.checkpoint of an earlier run of the same problem and preset; the fit goes on
     from there and gives the same result as a run that was never interrupted.
-    `confidence`: track how much each output pixel still varies (`Step.confidence`)."""
+    `confidence`: track how much each output pixel still varies (`Step.confidence`).
+    `precision`: "fp32", or "bf16": the net runs under bfloat16 autocast in channels-last layout;
+    its weights, the loss, the optimiser and every image stay float32 (`device.pick_precision`)."""
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be 'fp32' or 'bf16', not '{precision}'")
+    bf16 = precision == "bf16"
+    # channels-last is the layout oneDNN's and cuDNN's bfloat16 convolutions work in
+    layout = torch.channels_last if bf16 else torch.preserve_format
     control = control or Control()
     device = torch.device(device)
     total = int(iterations or preset.iterations)
@@ -306,8 +313,8 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = build_net(preset, c)
-    net = net.to(device)
-    z = make_input(preset, net, (H, W), gen).to(device)
+    net = net.to(device, memory_format=layout)
+    z = make_input(preset, net, (H, W), gen).to(device, memory_format=layout)
     if preset.train == "input":
         net = _random_projector(net, z)
     trained = [p for p in net.parameters() if p.requires_grad] + ([z] if z.requires_grad else [])
@@ -327,8 +334,9 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     _stop_between_layers(net, control)
 
     def forward(inp: torch.Tensor) -> torch.Tensor:
-        out = net(inp, (H, W)) if isinstance(net, nets.DeepDecoder) else net(inp)
-        return out[..., :H, :W]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = net(inp, (H, W)) if isinstance(net, nets.DeepDecoder) else net(inp)
+        return out[..., :H, :W].float()
 
     stride = max(1, int(math.sqrt(H * W / ES_PIXELS)))
     good = [p.detach().clone() for p in trained]  # clone: on CPU .cpu() would alias the live tensor

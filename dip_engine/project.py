@@ -45,7 +45,7 @@ FORMAT = "dip-studio-project"
 FORMAT_VERSION = 1
 SUFFIX = ".dipproj"
 # the Job fields a project keeps (photo and mask are stored as files)
-JOB_FIELDS = ("task", "preset", "scale", "iters", "seed", "stop", "device", "threads", "lr", "channels",
+JOB_FIELDS = ("task", "preset", "scale", "iters", "seed", "stop", "device", "precision", "threads", "lr", "channels",
               "preview_every", "tile", "overlap")
 _NDARRAY = "__ndarray__"
 

@@ -62,6 +62,7 @@ class Job:
     seed: int = 0
     stop: str = "auto"               # "auto" | "never"
     device: str = "auto"
+    precision: str = "auto"          # "auto" | "fp32" | "bf16" (device.pick_precision)
     threads: int | None = None
     lr: float | None = None
     channels: int | None = None      # network width override
@@ -102,7 +103,7 @@ def check(job: Job) -> None:
         raise JobError(f"unknown task '{job.task}': choose one of {', '.join(presets.TASKS)}")
     try:
         presets.get(job.task, job.preset)
-        devices.pick(job.device)
+        devices.pick_precision(job.precision, devices.pick(job.device))
     except ValueError as e:
         raise JobError(str(e)) from None
     if job.stop not in ("auto", "never"):
@@ -325,6 +326,7 @@ def run(job: Job, control: Control | None = None, resume: dict | None = None) ->
         raise RunError(pl.error)
     preset = job.settings()
     dev = devices.pick(job.device)
+    devices.tune(dev)
     devices.set_threads(job.threads)
     control = control or Control()
     if len(pl.regions) == 1:
@@ -432,7 +434,8 @@ def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, c
     try:
         steps = fit(problem, preset, iterations=preset.iterations, seed=job.seed,
                     auto_stop=job.stop == "auto", preview_every=job.preview_every,
-                    control=control, device=dev, confidence=confidence.tracks(job.task), **kw)
+                    control=control, device=dev, precision=devices.pick_precision(job.precision, dev),
+                    confidence=confidence.tracks(job.task), **kw)
         first = next(steps, None)
     except (KeyError, ValueError, TypeError, RuntimeError) as e:  # a checkpoint of another network
         if resume is None or isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower():
@@ -535,6 +538,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
     stream = parallel.fit_parts(problems, preset, workers=workers, threads=threads, control=control,
                                 iterations=per, seed=job.seed, auto_stop=job.stop == "auto",
                                 preview_every=job.preview_every, device=dev,
+                                precision=devices.pick_precision(job.precision, dev),
                                 confidence=confidence.tracks(job.task))
     last = None
     for i, step in stream:

@@ -187,19 +187,21 @@ def test_preview_interval(every):
 DRP = dict(train="input", loss="rmse", tv=0.45, lr=0.1, reg_noise=0.0, scales=1, input_channels=3)
 
 
-@pytest.mark.parametrize("kw", [{}, DRP, {"unshuffle": 2}], ids=["dip", "drp", "unshuffle"])
-def test_resume_from_checkpoint_equals_uninterrupted_run(kw):
+@pytest.mark.parametrize("kw,precision", [({}, "fp32"), (DRP, "fp32"), ({"unshuffle": 2}, "fp32"), ({}, "bf16")],
+                         ids=["dip", "drp", "unshuffle", "bf16"])
+def test_resume_from_checkpoint_equals_uninterrupted_run(kw, precision):
     _, noisy = noisy_pair()
     p = Problem(T(noisy), Identity(), (H, W))
-    full = last(fit(p, tiny(**kw), iterations=12, seed=2, auto_stop=False))
+    run = dict(iterations=12, seed=2, auto_stop=False, precision=precision)
+    full = last(fit(p, tiny(**kw), **run))
     control = Control()
     first = None
-    for s in fit(p, tiny(**kw), iterations=12, seed=2, auto_stop=False, control=control):
+    for s in fit(p, tiny(**kw), control=control, **run):
         if s.iteration == 5:
             control.stop()
         first = s
     assert first.stopped_by == "user" and first.checkpoint["iteration"] == 5
-    resumed = last(fit(p, tiny(**kw), iterations=12, seed=2, auto_stop=False, resume=first.checkpoint))
+    resumed = last(fit(p, tiny(**kw), resume=first.checkpoint, **run))
     assert resumed.iteration == 12
     np.testing.assert_allclose(resumed.image, full.image, atol=1e-5)
 
@@ -347,3 +349,21 @@ def test_draft_is_the_random_projector_for_denoising_only():
     clean, noisy = noisy_pair()
     s = last(fit(Problem(T(noisy), Identity(), (H, W)), draft, iterations=150, auto_stop=False))
     assert metrics.psnr(s.image, clean) > metrics.psnr(noisy, clean) + 3
+
+
+def test_bf16_fits_as_well_as_fp32_and_keeps_float32_weights_and_images():
+    clean, noisy = noisy_pair()
+    p = Problem(T(noisy), Identity(), (H, W))
+    full = last(fit(p, tiny(), iterations=250, auto_stop=False))
+    half = last(fit(p, tiny(), iterations=250, auto_stop=False, precision="bf16"))
+    assert half.image.dtype == np.float32
+    assert {v.dtype for v in half.checkpoint["net"].values() if v.is_floating_point()} == {torch.float32}
+    assert metrics.psnr(half.image, clean) > metrics.psnr(noisy, clean) + 3
+    assert abs(metrics.psnr(half.image, clean) - metrics.psnr(full.image, clean)) < 0.5
+    assert np.abs(half.image - full.image).max() > 0   # it did run in another precision
+
+
+def test_an_unknown_precision_is_refused():
+    _, noisy = noisy_pair()
+    with pytest.raises(ValueError, match="'fp32' or 'bf16'"):
+        next(fit(Problem(T(noisy), Identity(), (H, W)), tiny(), precision="fp16"))

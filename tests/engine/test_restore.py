@@ -82,6 +82,7 @@ def test_preview_images_are_composited_in_their_region():
     (dict(task="denoise", preset="nope"), "unknown preset"),
     (dict(task="blur"), "unknown task"),
     (dict(task="denoise", iters=0), "at least 1"),
+    (dict(task="denoise", precision="fp16"), "unknown precision 'fp16': choose one of auto, fp32, bf16"),
 ])
 def test_check_rejects_bad_jobs(kw, message):
     with pytest.raises(restore.JobError, match=message):
