@@ -328,17 +328,22 @@ def run(job: Job, control: Control | None = None, resume: dict | None = None) ->
     dev = devices.pick(job.device)
     devices.tune(dev)
     devices.set_threads(job.threads)
+    fit_kw = dict(device=dev, precision=devices.pick_precision(job.precision, dev),
+                  confidence=confidence.tracks(job.task), seed=job.seed, auto_stop=job.stop == "auto",
+                  preview_every=job.preview_every)
+    notes = [f"The network runs in bfloat16 (mixed precision) on {dev.type}."] \
+        if fit_kw["precision"] == "bf16" else []
     control = control or Control()
     if len(pl.regions) == 1:
-        parts = _run_single(job, pl, preset, dev, control, resume)
+        parts = _run_single(job, pl, preset, control, fit_kw, resume)
     else:
-        parts = _run_parts(job, pl, preset, dev, control, (_Tiles if pl.tiled else _Crops)(job, pl))
+        parts = _run_parts(job, pl, preset, control, fit_kw, (_Tiles if pl.tiled else _Crops)(job, pl))
     region = pl.regions[0]   # the part being fitted, for an out-of-memory message
     first = True
     try:
         for step in parts:
             if first:
-                step.extra.update(plan=pl, notes=list(pl.notes) + step.extra.get("notes", []))
+                step.extra.update(plan=pl, notes=list(pl.notes) + notes + step.extra.get("notes", []))
                 first = False
             region = pl.regions[step.extra.get("part", 0)]
             yield step
@@ -418,7 +423,7 @@ def _preview(region: Region, image: np.ndarray, total: int) -> Step:
     return Step(0, total, float("nan"), 0.0, 0.0, None, image, region=region, progress=0.0, usable=False)
 
 
-def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, control: Control,
+def _run_single(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit_kw: dict,
                 resume: dict | None = None) -> Iterator[Step]:
     region = pl.regions[0]
     pixels, ph = job.photo.pixels, job.physics()
@@ -432,10 +437,7 @@ def _run_single(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, c
     kw = {} if resume is None else {"resume": resume}
     ident = None
     try:
-        steps = fit(problem, preset, iterations=preset.iterations, seed=job.seed,
-                    auto_stop=job.stop == "auto", preview_every=job.preview_every,
-                    control=control, device=dev, precision=devices.pick_precision(job.precision, dev),
-                    confidence=confidence.tracks(job.task), **kw)
+        steps = fit(problem, preset, iterations=preset.iterations, control=control, **fit_kw, **kw)
         first = next(steps, None)
     except (KeyError, ValueError, TypeError, RuntimeError) as e:  # a checkpoint of another network
         if resume is None or isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower():
@@ -504,7 +506,7 @@ class _Crops:
         return confidence.mosaic(maps, self.regions, size, fills=self.fills)
 
 
-def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, control: Control,
+def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit_kw: dict,
                layout: _Tiles | _Crops) -> Iterator[Step]:
     """Fit tiles or separate crops, on every core at once where there are cores and memory for
     it (`parallel`), and put them together as `layout` (`_Tiles` or `_Crops`) says.
@@ -524,7 +526,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
             layout.put(out, i, img)
         return out
 
-    workers, threads = parallel.plan_workers(n, dev, pl.estimate_bytes, pl.budget_bytes, job.workers, job.threads)
+    workers, threads = parallel.plan_workers(n, fit_kw["device"], pl.estimate_bytes, pl.budget_bytes, job.workers, job.threads)
     notes = [f"Fitting {workers} parts at a time, {threads} thread{'s' if threads != 1 else ''} each."] \
         if workers > 1 else []
     first = _preview(whole(H, W), picture(), total)
@@ -536,10 +538,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, dev: torch.device, co
     stopped_by = "iterations"
     t0 = time.perf_counter()
     stream = parallel.fit_parts(problems, preset, workers=workers, threads=threads, control=control,
-                                iterations=per, seed=job.seed, auto_stop=job.stop == "auto",
-                                preview_every=job.preview_every, device=dev,
-                                precision=devices.pick_precision(job.precision, dev),
-                                confidence=confidence.tracks(job.task))
+                                iterations=per, **fit_kw)
     last = None
     for i, step in stream:
         iters[i] = step.iteration

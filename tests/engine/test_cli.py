@@ -145,10 +145,11 @@ def test_forced_tiles_say_so(capsys, photo_png, tmp_path):
 def test_bf16_on_tiles_in_two_workers_and_the_project_remembers_it(capsys, photo_png, tmp_path):
     from dip_engine.project import load_project
     proj = tmp_path / "run.dipproj"
-    code, out, err = run(capsys, "denoise", photo_png, "-o", tmp_path / "bf16.png", *FAST, "--tile", "32",
+    code, out, err = run(capsys, "denoise", photo_png, "-o", tmp_path / "bf16.png", *FAST[:-1], "--tile", "32",
                          "--workers", "2", "--precision", "bf16", "--project", proj, "--json")
     assert code == 0, err
     assert json.loads(out)["iterations"] > 3 and Image.open(tmp_path / "bf16.png").size == (48, 40)
+    assert "runs in bfloat16 (mixed precision) on cpu" in err
     assert load_project(proj).settings["precision"] == "bf16"
 
 

@@ -171,7 +171,8 @@ def _fake_fit(offsets):
     the worst case for a seam."""
     calls = []
 
-    def fake(problem, preset, *, iterations, seed, auto_stop, preview_every, control, device, confidence=True):
+    def fake(problem, preset, *, iterations, seed, auto_stop, preview_every, control, device, confidence=True,
+             precision="fp32"):
         k = len(calls)
         calls.append(problem.size)
         img = problem.observation[0].permute(1, 2, 0).numpy() + offsets[k % len(offsets)]
