@@ -34,7 +34,8 @@ VARIANTS = {
     "unshuffle": ["unshuffle=2"],
     "unshuffle64": ["unshuffle=2", "channels=64"],
 }
-MARKS = (60, 120, 240, 600)
+MARKS = (60, 120, 240, 600)         # seconds of fitting
+ITER_MARKS = (200, 400, 800)        # iterations: the same work, e.g. in fp32 and in bf16
 
 
 def summary(rows: list[dict], by_case: bool = False) -> str:
@@ -50,6 +51,10 @@ def summary(rows: list[dict], by_case: bool = False) -> str:
             got = [max((p for _, t, p, _ in r["curve"] if t <= m), default=None) for r in rs]
             if all(g is not None for g in got) and all(r["curve"][-1][1] >= m * 0.95 for r in rs):
                 line += f"  {m}s {sum(got) / len(got):6.2f}"
+        for m in ITER_MARKS:
+            got = [next((p for i, _, p, _ in r["curve"] if i == m), None) for r in rs]
+            if all(g is not None for g in got):
+                line += f"  it{m} {sum(got) / len(got):6.2f}"
         out.append(line + f"  s/it {sum(r['s_per_iter'] for r in rs) / len(rs):.3f}")
     return "\n".join(out)
 
