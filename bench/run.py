@@ -144,11 +144,9 @@ def record_reference(path: Path, key: str, row: dict) -> dict:
 def paper_best(ref: dict) -> float | None:
     """The paper preset's best PSNR from its reference row; None while it is unknown: no reference,
     or one cut (interrupted) before its curve turned down, whose best is only a lower bound."""
-    if not ref or ref.get("best_iteration") is None:
-        return None
     if ref.get("interrupted"):
         last = max((i for i, _ in ref.get("curve") or []), default=0)
-        if ref["best_iteration"] <= 0 or ref["best_iteration"] >= last:
+        if not 0 < (ref.get("best_iteration") or 0) < last:
             return None
     return ref.get("best_psnr")
 
