@@ -1,0 +1,126 @@
+"""Fit in small tiles or as one big fit? The lever "fit at the size where the net converges
+fastest" of issue 12, at equal wall time, on whole photos.
+
+    python -m bench.tiles --cases f16_denoise,val_village_denoise --tile 128 --seeds 0,1 \\
+        --out bench/results/tiles.jsonl
+
+For each case and seed: the default preset denoises the whole photo in overlapping tiles of
+`--tile` px fitted in parallel (one worker per core, auto-stop per tile), then the same preset
+fits the whole photo at once (as `restore.plan` does for photos this size) for the same wall
+time, and its smoothed output at that moment (what Stop would return) is scored. One JSON line
+per case and seed; `--summary FILE` prints the table of an existing file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench import cases as bench_cases
+from bench.record import machine
+from bench.run import _photo
+from dip_engine import presets, restore
+
+
+def tiled(case: bench_cases.Case, tile: int, seed: int, precision: str, iters: int | None = None) -> dict:
+    job = restore.Job(case.task, _photo(case.observed), seed=seed, tile=tile, precision=precision, iters=iters,
+                      device="cpu", preview_every=10 ** 9)
+    t0 = time.perf_counter()
+    last = None
+    for last in restore.run(job):
+        pass
+    wall = time.perf_counter() - t0
+    s = bench_cases.score(case, last.result.pixels)
+    return {"psnr": round(float(s["psnr"]), 3), "ssim": round(s["ssim"], 4), "wall_s": round(wall, 1),
+            "stopped_by": last.stopped_by, "parts": last.extra["parts"], "iterations": last.iteration,
+            "iterations_per_part": round(last.iteration / last.extra["parts"]), "usable": last.usable}
+
+
+def whole(case: bench_cases.Case, seconds: float, seed: int, precision: str, iters: int | None = None) -> dict:
+    """The default plan (one fit of the whole photo at these sizes), stopped as a user would after
+    `seconds`: the result Stop returns, and the curve [iteration, seconds, PSNR] of its previews and result."""
+    job = restore.Job(case.task, _photo(case.observed), seed=seed, precision=precision, iters=iters,
+                      device="cpu", preview_every=25)
+    control = restore.Control()
+    t0 = time.perf_counter()
+    curve, last = [], None
+    for last in restore.run(job, control):
+        if last.image is not None and not last.done:
+            curve.append([last.iteration, round(time.perf_counter() - t0, 1),
+                          round(bench_cases.score(case, last.image)["psnr"], 3)])
+        if time.perf_counter() - t0 >= seconds:
+            control.stop()
+    s = bench_cases.score(case, last.result.pixels)
+    wall = time.perf_counter() - t0
+    curve.append([last.iteration, round(wall, 1), round(float(s["psnr"]), 3)])   # the result itself
+    return {"psnr": round(float(s["psnr"]), 3), "ssim": round(s["ssim"], 4), "wall_s": round(wall, 1),
+            "iterations": last.iteration, "stopped_by": last.stopped_by, "usable": last.usable,
+            "parts": last.extra.get("parts", 1), "curve": curve}
+
+
+def summary(rows: list[dict]) -> str:
+    out = ["| case, seed | input | tiles of N px: PSNR, time (parts x mean iterations) | whole photo, same time: PSNR (iterations) | tiles - whole |",
+           "| --- | --- | --- | --- | --- |"]
+    for r in rows:
+        t, w = r["tiled"], r["whole"]
+        cells = f"{w['psnr']:.2f} ({w['iterations']}) | {t['psnr'] - w['psnr']:+.2f}" if w else "not run | "
+        out.append(f"| {r['case']} s{r['seed']} | {r['input_psnr']:.2f} | {r['tile']} px: {t['psnr']:.2f} dB, "
+                   f"{t['wall_s']:.0f} s ({t['parts']} x {t['iterations_per_part']}) | {cells} |")
+    d = [r["tiled"]["psnr"] - r["whole"]["psnr"] for r in rows if r["whole"]]
+    if d:
+        out.append(f"\nmean tiles - whole over {len(d)} runs: {np.mean(d):+.2f} dB (worst {min(d):+.2f})")
+    if rows:
+        gain = [r["tiled"]["psnr"] - r["input_psnr"] for r in rows]
+        out.append(f"mean tiles - input over {len(rows)} runs: {np.mean(gain):+.2f} dB (worst {min(gain):+.2f})")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    bench_cases.add_data_option(ap)
+    ap.add_argument("--cases", default="f16_denoise")
+    ap.add_argument("--tile", type=int, default=128)
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--whole-seeds", metavar="SEEDS",
+                    help="seeds that also get the whole fit of the same time (default: all of --seeds)")
+    ap.add_argument("--iters", type=int, help="iteration budget per fit (default: the preset's)")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tiles.jsonl")
+    ap.add_argument("--summary", type=Path, metavar="FILE", help="print the table of FILE and exit")
+    a = ap.parse_args(argv)
+    if a.summary:
+        print(summary([json.loads(line) for line in a.summary.read_text().splitlines() if line.strip()]))
+        return 0
+    bench_cases.use_data(a.data)
+    names = bench_cases.select(a.cases)
+    rows = []
+    seeds = [int(s) for s in a.seeds.split(",")]
+    whole_seeds = [int(s) for s in a.whole_seeds.split(",")] if a.whole_seeds else seeds
+    for name in names:
+        case = bench_cases.build_or_exit(name, None, "bench.tiles")
+        if case.task != "denoise":
+            sys.exit(f"bench.tiles: {name} is a {case.task} case; this bench compares denoising fits")
+        for seed in seeds:
+            t = tiled(case, a.tile, seed, a.precision, a.iters)
+            print(f"{name} s{seed} tiles {a.tile}: {t}", file=sys.stderr, flush=True)
+            w = whole(case, t["wall_s"], seed, a.precision, a.iters) if seed in whole_seeds else None
+            if w:
+                print(f"{name} s{seed} whole at {w['wall_s']} s: {w['psnr']} dB ({w['iterations']} its)",
+                      file=sys.stderr, flush=True)
+            row = {"case": name, "seed": seed, "size": list(case.truth.shape[1::-1]), "tile": a.tile,
+                   "preset": presets.DEFAULT, "precision": a.precision, "iters": a.iters,
+                   "input_psnr": round(bench_cases.score(case, case.observed)["psnr"], 3),
+                   "tiled": t, "whole": w, "machine": machine()}
+            rows.append(row)
+            with a.out.open("a") as f:   # one line per run: an interrupted bench keeps what it measured
+                f.write(json.dumps(row) + "\n")
+    print(summary(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

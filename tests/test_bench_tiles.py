@@ -1,0 +1,31 @@
+"""bench.tiles: a photo fitted in tiles against one whole fit given the same wall time."""
+import json
+
+import pytest
+
+from bench import tiles
+
+
+def test_tiles_and_a_whole_fit_of_the_same_time_are_recorded_side_by_side(hill_data, tmp_path, capsys):
+    out = tmp_path / "tiles.jsonl"
+    args = ["--cases", "val_hill_denoise", "--tile", "64", "--iters", "30", "--seeds", "0,1", "--whole-seeds", "0",
+            "--out", str(out)]
+    assert tiles.main(args) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["seed"] for r in rows] == [0, 1] and all(r["size"] == [96, 64] for r in rows)
+    for r in rows:
+        t = r["tiled"]
+        assert t["parts"] == 2 and t["iterations"] == 60 and t["psnr"] > r["input_psnr"]
+    w = rows[0]["whole"]
+    assert w["parts"] == 1 and 0 < w["iterations"] <= 30 and rows[1]["whole"] is None   # seed 1: tiles only
+    assert w["curve"] and w["curve"][-1][0] == w["iterations"] and w["curve"][-1][2] == w["psnr"]
+    table = capsys.readouterr().out
+    assert "| val_hill_denoise s1 |" in table and "not run" in table
+    assert "mean tiles - whole over 1 runs" in table and "mean tiles - input over 2 runs" in table
+    assert tiles.main(["--summary", str(out)]) == 0
+    assert capsys.readouterr().out == table
+
+
+def test_only_denoising_cases_are_compared(hill_data, tmp_path):
+    with pytest.raises(SystemExit, match="sr case"):
+        tiles.main(["--cases", "val_hill_sr4", "--out", str(tmp_path / "t.jsonl")])
