@@ -1,4 +1,4 @@
-"""bench.tiles: a photo fitted in tiles against one whole fit given the same wall time."""
+"""bench.tiles: a photo fitted in tiles against the whole-photo fit, at its end and at the tiles' time."""
 import json
 
 import pytest
@@ -17,11 +17,14 @@ def test_tiles_and_a_whole_fit_of_the_same_time_are_recorded_side_by_side(hill_d
         t = r["tiled"]
         assert t["parts"] == 2 and t["iterations"] == 60 and t["psnr"] > r["input_psnr"]
     w = rows[0]["whole"]
-    assert w["parts"] == 1 and 0 < w["iterations"] <= 30 and rows[1]["whole"] is None   # seed 1: tiles only
-    assert w["curve"] and w["curve"][-1][0] == w["iterations"] and w["curve"][-1][2] == w["psnr"]
+    assert w["parts"] == 1 and w["iterations"] == 30 and w["stopped_by"] == "iterations"
+    assert rows[1]["whole"] is None   # seed 1: tiles only
+    assert w["curve"][-1][:1] + w["curve"][-1][2:] == [30, w["psnr"]]   # ends with the result itself
+    assert w["at_tiles_time"] == {"iteration": 30, "psnr": w["psnr"]}    # the whole fit ended sooner
+    assert w["best"]["psnr"] == max(c[2] for c in w["curve"])
     table = capsys.readouterr().out
     assert "| val_hill_denoise s1 |" in table and "not run" in table
-    assert "mean tiles - whole over 1 runs" in table and "mean tiles - input over 2 runs" in table
+    assert "mean tiles - whole's result over 1 runs" in table and "mean tiles - input over 2 runs" in table
     assert tiles.main(["--summary", str(out)]) == 0
     assert capsys.readouterr().out == table
 
