@@ -71,7 +71,7 @@ def summary(rows: list[dict]) -> str:
         t, w = r["tiled"], r["whole"]
         cells = (f"{w['at_tiles_time']['psnr']:.2f} ({w['at_tiles_time']['iteration']}) | {w['psnr']:.2f} dB, "
                  f"{w['wall_s']:.0f} s ({w['iterations']}, {w['stopped_by']}) | {t['psnr'] - w['psnr']:+.2f}"
-                 if w else "not run | not run | ")
+                 if w else "not run | not run | —")
         out.append(f"| {r['case']} s{r['seed']} | {r['input_psnr']:.2f} | {r['tile']} px: {t['psnr']:.2f} dB, "
                    f"{t['wall_s']:.0f} s ({t['parts']} x {t['iterations_per_part']}) | {cells} |")
     w_rows = [r for r in rows if r["whole"]]
