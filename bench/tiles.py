@@ -26,9 +26,13 @@ from bench.run import _photo
 from dip_engine import presets, restore
 
 
+def _job(case: bench_cases.Case, seed: int, precision: str, iters: int | None, **kw) -> restore.Job:
+    return restore.Job(case.task, _photo(case.observed), seed=seed, precision=precision, iters=iters,
+                       device="cpu", **kw)
+
+
 def tiled(case: bench_cases.Case, tile: int, seed: int, precision: str, iters: int | None = None) -> dict:
-    job = restore.Job(case.task, _photo(case.observed), seed=seed, tile=tile, precision=precision, iters=iters,
-                      device="cpu", preview_every=10 ** 9)
+    job = _job(case, seed, precision, iters, tile=tile, preview_every=10 ** 9)
     t0 = time.perf_counter()
     last = None
     for last in restore.run(job):
@@ -44,8 +48,7 @@ def whole(case: bench_cases.Case, seconds: float, seed: int, precision: str, ite
     """The default plan (one fit of the whole photo at these sizes) run to its end: its result and
     the curve [iteration, seconds, PSNR] of its smoothed output every 25 iterations, from which
     `at_tiles_time` is what Stop would have returned after `seconds` (the last preview by then)."""
-    job = restore.Job(case.task, _photo(case.observed), seed=seed, precision=precision, iters=iters,
-                      device="cpu", preview_every=25)
+    job = _job(case, seed, precision, iters, preview_every=25)
     t0 = time.perf_counter()
     curve, last = [], None
     for last in restore.run(job):
