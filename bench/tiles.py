@@ -22,7 +22,7 @@ import numpy as np
 
 from bench import cases as bench_cases
 from bench.record import machine
-from bench.run import _photo
+from bench.run import _photo, _score
 from dip_engine import presets, restore
 
 
@@ -54,7 +54,7 @@ def whole(case: bench_cases.Case, seconds: float, seed: int, precision: str, ite
     for last in restore.run(job):
         if last.image is not None and not last.done:
             curve.append([last.iteration, round(time.perf_counter() - t0, 1),
-                          round(float(bench_cases.score(case, last.image)["psnr"]), 3)])
+                          round(float(_score(case, last.image)[0]), 3)])
     s = bench_cases.score(case, last.result.pixels)
     wall = time.perf_counter() - t0
     curve.append([last.iteration, round(wall, 1), round(float(s["psnr"]), 3)])   # the result itself
