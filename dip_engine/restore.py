@@ -32,6 +32,8 @@ __all__ = ["Job", "JobError", "RunError", "Control", "Step", "Plan", "check", "c
 
 TILED_TASKS = tuple(task for task, p in physics.PHYSICS.items() if p.tiles)
 MIN_TILE = 64        # smallest automatic tile side (input pixels)
+FRAME_SHARE = 0.05   # a run in parts spends at most this share of its time composing frames ...
+FRAME_FREE_S = 0.01  # ... once one takes longer than this
 MIN_OVERLAP = 16     # automatic overlap: tile // 8, at least this
 TILE_STEP = 32       # automatic tile sides are rounded down to a multiple of this
 CLUSTER_WORTH = 0.6  # fit marks far apart in separate crops when those cover less than this share of one crop
@@ -476,11 +478,17 @@ class _Tiles:
         W, H = output_size(job)
         self.regions = pl.regions
         self.base = job.physics().classical(job.photo.pixels, whole(H, W))
-        self.weights = [regions.feather(r, pl.regions, H, W) for r in pl.regions]
+        self.weights = regions.weights(pl.regions, H, W)
 
-    def put(self, out: np.ndarray, i: int, image: np.ndarray) -> None:
+    def put(self, out: np.ndarray, i: int, image: np.ndarray, old: np.ndarray | None = None) -> None:
+        """Blend tile i's `image` into `out`, in place of its `old` image if `out` holds one."""
         t, l, b, r = self.regions[i]
-        out[t:b, l:r] += self.weights[i][..., None] * (image - self.base[t:b, l:r])
+        out[t:b, l:r] += self.weights[i][..., None] * (image - (self.base[t:b, l:r] if old is None else old))
+
+    def take(self, out: np.ndarray, i: int, old: np.ndarray) -> None:
+        """Take tile i's `old` image out of `out` again."""
+        t, l, b, r = self.regions[i]
+        out[t:b, l:r] -= self.weights[i][..., None] * (old - self.base[t:b, l:r])
 
     def confidence(self, maps: dict[int, np.ndarray], size: tuple[int, int]) -> np.ndarray | None:
         return confidence.mosaic(maps, self.regions, size, weights=self.weights)
@@ -498,9 +506,13 @@ class _Crops:
         for i, region in enumerate(self.regions):   # the first frame: every crop's classical fill
             self.put(self.base, i, ph.classical(pixels, region))
 
-    def put(self, out: np.ndarray, i: int, image: np.ndarray) -> None:
+    def put(self, out: np.ndarray, i: int, image: np.ndarray, old: np.ndarray | None = None) -> None:
         t, l, b, r = self.regions[i]
         out[t:b, l:r][self.fills[i]] = image[self.fills[i]]
+
+    def take(self, out: np.ndarray, i: int, old: np.ndarray) -> None:
+        t, l, b, r = self.regions[i]
+        out[t:b, l:r][self.fills[i]] = self.base[t:b, l:r][self.fills[i]]
 
     def confidence(self, maps: dict[int, np.ndarray], size: tuple[int, int]) -> np.ndarray | None:
         return confidence.mosaic(maps, self.regions, size, fills=self.fills)
@@ -519,8 +531,34 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
     total = n * per
     images: dict[int, np.ndarray] = {}   # each part's latest image (dropped when it ends unusable)
     maps: dict[int, np.ndarray] = {}     # ... and its confidence map
+    # The frame so far, updated one part at a time: composing a 12 MP photo of ~1000 tiles afresh
+    # took about a second, as long as the tiles take to send their next previews.
+    canvas = layout.base.copy()
+    next_frame = 0.0
+
+    def show(i: int, image: np.ndarray) -> None:
+        layout.put(canvas, i, image, images.get(i))
+        images[i] = image
+
+    def hide(i: int) -> None:
+        if i in images:
+            layout.take(canvas, i, images.pop(i))
+        maps.pop(i, None)
+
+    def frame() -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The frame and its confidence map, or Nones while frames would take more than
+        FRAME_SHARE of the run's time (big photos)."""
+        nonlocal next_frame
+        t = time.perf_counter()
+        if t < next_frame:
+            return None, None
+        out = canvas.copy(), layout.confidence(maps, (H, W))
+        spent = time.perf_counter() - t
+        next_frame = t + spent / FRAME_SHARE if spent > FRAME_FREE_S else 0.0
+        return out
 
     def picture() -> np.ndarray:
+        """The image composed afresh, free of the canvas's rounding."""
         out = layout.base.copy()
         for i, img in images.items():
             layout.put(out, i, img)
@@ -543,21 +581,20 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
     for i, step in stream:
         iters[i] = step.iteration
         if step.image is not None:
-            images[i] = step.image
+            show(i, step.image)
         if step.confidence is not None:
             maps[i] = step.confidence
         if step.done:
             ended[i] = step
             if step.image is None or not step.usable:
-                images.pop(i, None)
-                maps.pop(i, None)
+                hide(i)
             if step.stopped_by == "user":
                 stopped_by = "user"
             elif step.stopped_by == "auto" and stopped_by == "iterations":
                 stopped_by = "auto"
-        last = _parts_step(step, i, n, per, iters, ended, t0, preset, workers,
-                           picture() if step.done or step.image is not None else None, pl, (H, W))
-        last.confidence = layout.confidence(maps, (H, W)) if last.image is not None else None
+        image, conf = frame() if step.done or step.image is not None else (None, None)
+        last = _parts_step(step, i, n, per, iters, ended, t0, preset, workers, image, pl, (H, W))
+        last.confidence = conf
         yield last
     unfinished = [i for i in range(n) if i not in ended or i not in images]
     out = replace(last, done=True, stopped_by=stopped_by, eta_s=None, eta_range=None, progress=1.0,

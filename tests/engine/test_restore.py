@@ -1,6 +1,9 @@
 """The restore layer: any size, gray/RGB/RGBA, 8/16-bit, faithful compositing."""
+import time
+
 import numpy as np
 import pytest
+import torch
 
 from dip_engine import memory, presets, regions, restore
 from dip_engine.fit import Step
@@ -166,9 +169,9 @@ def test_plan_refuses_when_not_even_a_small_tile_fits(monkeypatch):
         next(restore.run(restore.Job("denoise", photo(), **FAST)))
 
 
-def _fake_fit(offsets):
+def _fake_fit(offsets, drift=0.0):
     """A stand-in for fit.fit: each part's result is its observation plus a constant of its own,
-    the worst case for a seam."""
+    the worst case for a seam; `drift` per iteration makes each preview differ from the last."""
     calls = []
 
     def fake(problem, preset, *, iterations, seed, auto_stop, preview_every, control, device, confidence=True,
@@ -178,7 +181,8 @@ def _fake_fit(offsets):
         img = problem.observation[0].permute(1, 2, 0).numpy() + offsets[k % len(offsets)]
         for i in range(1, iterations + 1):
             yield Step(i, iterations, 0.1, 0.01 * i, 0.01, 0.01 * (iterations - i),
-                       img if i % preview_every == 0 else None)
+                       img + drift * i if i % preview_every == 0 else None)
+        img = img + drift * iterations
         yield Step(iterations, iterations, 0.1, 0.01 * iterations, 0.01, None, img, done=True,
                    stopped_by="iterations")
     return fake, calls
@@ -200,6 +204,39 @@ def test_tiles_blend_without_seams_even_when_tiles_disagree(monkeypatch):
     assert all(s.region == (0, 0, 96, 80) for s in steps)
     assert all(s.image.shape == (96, 80, 3) for s in steps if s.image is not None)
     assert pl.tiled and len(pl.tiles) == 6
+
+
+def test_tiled_frames_show_each_tiles_latest_preview(monkeypatch):
+    fake, _ = _fake_fit([0.0, 0.1, -0.05, 0.08, 0.02, -0.1], drift=0.01)
+    monkeypatch.setattr(restore.parallel, "fit", fake)
+    job = restore.Job("denoise", gradient_photo(), preset="fast", iters=3, tile=48, overlap=16, preview_every=1,
+                      workers=1)
+    steps = list(restore.run(job))
+    frames = [s.image for s in steps[1:-1] if s.image is not None]
+    assert len(frames) == 6 * 4   # every preview and every tile's end
+    # the frames are kept up to date tile by tile; the result is composed afresh and agrees
+    assert np.abs(frames[-1] - steps[-1].image).max() < 1e-5
+
+
+def test_tiled_frames_are_thinned_when_composing_them_is_slow(monkeypatch):
+    """A photo of ~1000 tiles takes about a second to compose: frames then take at most a small
+    share of the run's time, and the result is still complete."""
+    fake, _ = _fake_fit([0.0, 0.1, -0.05, 0.08, 0.02, -0.1], drift=0.01)
+    monkeypatch.setattr(restore.parallel, "fit", fake)
+    slow = restore.confidence.mosaic
+
+    def mosaic(*a, **k):
+        time.sleep(0.03)
+        return slow(*a, **k)
+    monkeypatch.setattr(restore.confidence, "mosaic", mosaic)
+    p = gradient_photo()
+    job = restore.Job("denoise", p, preset="fast", iters=3, tile=48, overlap=16, preview_every=1, workers=1)
+    steps = list(restore.run(job))
+    assert len(steps) == 1 + 6 * 4 + 1
+    assert 1 <= sum(s.image is not None for s in steps[1:-1]) <= 3
+    last = steps[-1]
+    assert last.done and last.image is not None and last.result.data.shape == p.data.shape
+    assert last.extra["unfinished_parts"] == []
 
 
 def test_tiled_denoise_is_seam_free_and_counts_iterations_across_tiles(monkeypatch):
