@@ -243,8 +243,8 @@ def _resume_job(args) -> tuple[restore.Job, projects.Project]:
     except projects.ProjectError as e:
         raise UsageError(str(e)) from None
     if proj.checkpoint is None:
-        raise UsageError(f"{args.project}: holds no run state to continue (runs fitted in tiles or separate "
-                         "crops save none): start the run again")
+        raise UsageError(f"{args.project}: holds no run state to continue (it was saved before the run had "
+                         "one): start the run again")
     src = Path(proj.photo_path) if proj.photo_path else args.project
     _check_output(args.output, src, args.overwrite)
     over = {"device": args.device, "threads": args.threads, "preview_every": args.every}

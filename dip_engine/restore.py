@@ -313,7 +313,8 @@ def run(job: Job, control: Control | None = None, resume: dict | None = None) ->
 
     `resume`: a Step.checkpoint of an earlier run of this job (same photo, mask and settings;
     `iters` and `stop` may differ); the run goes on from there and gives the same result as one
-    that was never interrupted. Only runs fitted in one part can be resumed (JobError otherwise).
+    that was never interrupted. A run in several parts keeps the parts that ran to their end and
+    fits the others from the start.
 
     Plans first (`plan`) and raises RunError before any fitting when the job cannot fit the
     memory budget. The first Step carries the plan in `extra["plan"]` and its notes in
@@ -339,7 +340,7 @@ def run(job: Job, control: Control | None = None, resume: dict | None = None) ->
     if len(pl.regions) == 1:
         parts = _run_single(job, pl, preset, control, fit_kw, resume)
     else:
-        parts = _run_parts(job, pl, preset, control, fit_kw, (_Tiles if pl.tiled else _Crops)(job, pl))
+        parts = _run_parts(job, pl, preset, control, fit_kw, (_Tiles if pl.tiled else _Crops)(job, pl), resume)
     region = pl.regions[0]   # the part being fitted, for an out-of-memory message
     first = True
     try:
@@ -373,12 +374,12 @@ def run_identity(job: Job, region: Region) -> dict:
 
 def check_resume(job: Job, resume: dict) -> None:
     """Raise JobError (one line) when `resume` is not a checkpoint that `job` can continue."""
-    if not isinstance(resume, dict) or "net" not in resume:
+    if not isinstance(resume, dict) or not ("net" in resume or "parts" in resume):
         raise JobError("the saved run state is not a checkpoint of a fit")
     ident = resume.get("run")
     if not ident:
-        raise JobError("the saved run state was made by a run in several parts (tiles or separate crops): "
-                       "those cannot be resumed yet, start the run again")
+        raise JobError("the saved run state does not say which photo and settings it belongs to (an older "
+                       "version made it, or it was damaged): start the run again")
     for k in RESUME_KEYS:
         if ident.get(k) != getattr(job, k):
             raise JobError(f"the saved run used {k} {ident.get(k)!r}, not {getattr(job, k)!r}: "
@@ -397,6 +398,8 @@ def _resume_plan(job: Job, pl: Plan, resume: dict) -> Plan:
     """The plan of a resumed run: the one region the checkpoint was fitting (JobError if the
     checkpoint does not belong to this job)."""
     check_resume(job, resume)
+    if "parts" in resume:
+        return _resume_parts_plan(job, pl, resume)
     region = tuple(int(v) for v in resume["run"]["region"])
     it = int(resume.get("iteration", 0))
     note = f"Continuing the saved run from iteration {it}."
@@ -407,6 +410,24 @@ def _resume_plan(job: Job, pl: Plan, resume: dict) -> Plan:
     return replace(pl, regions=[region], tiles=[], tile=None, overlap=None, masks=None, error=None,
                    notes=[note, f"Fitting the same {region[3] - region[1]}x{region[2] - region[0]} px "
                                 "region as the saved run."])
+
+
+def _resume_parts_plan(job: Job, pl: Plan, resume: dict) -> Plan:
+    """The plan of a resumed run in parts: the saved run's parts. Tiles the planner would now cut
+    otherwise (another memory budget, say) are taken as saved; crops must be the same."""
+    saved = [tuple(int(v) for v in r) for r in resume["run"].get("regions", [])]
+    if len(saved) < 2:
+        raise JobError("the saved run state lists no parts: start the run again")
+    note = (f"Continuing the saved run: {len(resume['parts'])} of {len(saved)} parts are done, "
+            f"the others start again.")
+    if pl.regions != saved:
+        if not job.physics().tiles:
+            raise JobError("the saved run fitted other crops than this run would: start a new run")
+        s = job.physics().scale
+        pl = replace(pl, regions=saved, tiles=[tuple(v // s for v in r) for r in saved], tile=None, overlap=None,
+                     error=None, notes=[f"Fitting the {len(saved)} tiles of the saved run."])
+    pl.notes.insert(0, note)
+    return pl
 
 
 def _kept(job: Job, step: Step, what_parts: str = "") -> None:
@@ -519,18 +540,23 @@ class _Crops:
 
 
 def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit_kw: dict,
-               layout: _Tiles | _Crops) -> Iterator[Step]:
+               layout: _Tiles | _Crops, resume: dict | None = None) -> Iterator[Step]:
     """Fit tiles or separate crops, on every core at once where there are cores and memory for
     it (`parallel`), and put them together as `layout` (`_Tiles` or `_Crops`) says.
 
     The total is fixed at the start (every part's budget) and `progress` counts a part that
     auto-stops as whole, so the bar never jumps back. A part stopped before its result was
-    usable, and every part not reached, keeps the classical answer."""
+    usable, and every part not reached, keeps the classical answer.
+
+    The checkpoint (on request when a part has ended since the last one, and on the last Step)
+    holds the parts that ran to their end; `resume` takes them back and fits the others from
+    the start, so a resumed run gives what one never interrupted gives."""
     W, H = output_size(job)
     n, per = len(pl.regions), preset.iterations
     total = n * per
     images: dict[int, np.ndarray] = {}   # each part's latest image (dropped when it ends unusable)
     maps: dict[int, np.ndarray] = {}     # ... and its confidence map
+    iters, ended, reasons = [0] * n, {}, {}   # iterations per part; ended parts' last iteration and stop reason
     # The frame so far, updated one part at a time: composing a 12 MP photo of ~1000 tiles afresh
     # took about a second, as long as the tiles take to send their next previews.
     canvas = layout.base.copy()
@@ -564,41 +590,71 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
             layout.put(out, i, img)
         return out
 
-    workers, threads = parallel.plan_workers(n, fit_kw["device"], pl.estimate_bytes, pl.budget_bytes, job.workers, job.threads)
+    for part in (resume or {}).get("parts", []):   # parts of the saved run that ran to their end
+        i = int(part["index"])
+        iters[i] = ended[i] = int(part["iteration"])
+        reasons[i] = part["stopped_by"]
+        if "image" in part:
+            show(i, part["image"])
+        if "confidence" in part:
+            maps[i] = part["confidence"]
+    ident = None
+    saved = len(ended) if resume is not None else 0   # parts ended when the last checkpoint was made
+
+    def checkpoint() -> dict:
+        nonlocal ident, saved
+        if ident is None:
+            ident = run_identity(job, whole(H, W)) | {"regions": [list(r) for r in pl.regions]}
+        saved = sum(reasons[i] != "user" for i in ended)
+        parts = []
+        for i in sorted(ended):
+            if reasons[i] != "user":   # a part the user stopped is fitted again from the start
+                part = {"index": i, "iteration": ended[i], "stopped_by": reasons[i]}
+                part.update({"image": images[i]} if i in images else {})
+                part.update({"confidence": maps[i]} if i in maps and i in images else {})
+                parts.append(part)
+        return {"parts": parts, "iteration": sum(p["iteration"] for p in parts), "run": dict(ident)}
+
+    todo = [i for i in range(n) if i not in ended]
+    workers, threads = parallel.plan_workers(len(todo), fit_kw["device"], pl.estimate_bytes, pl.budget_bytes,
+                                             job.workers, job.threads)
     notes = [f"Fitting {workers} parts at a time, {threads} thread{'s' if threads != 1 else ''} each."] \
         if workers > 1 else []
     first = _preview(whole(H, W), picture(), total)
     first.extra["notes"] = notes
+    if resume is not None:
+        first = replace(first, iteration=sum(iters), progress=len(ended) / n, usable=bool(images))
     yield first
     pixels, ph = job.photo.pixels, job.physics()
-    problems = [ph.part(pixels, r)[0] for r in pl.regions]
-    iters, ended = [0] * n, {}
-    stopped_by = "iterations"
+    problems = [ph.part(pixels, pl.regions[i])[0] for i in todo]
     t0 = time.perf_counter()
     stream = parallel.fit_parts(problems, preset, workers=workers, threads=threads, control=control,
                                 iterations=per, **fit_kw)
-    last = None
-    for i, step in stream:
+    last = first
+    for j, step in stream:
+        i = todo[j]
         iters[i] = step.iteration
         if step.image is not None:
             show(i, step.image)
         if step.confidence is not None:
             maps[i] = step.confidence
         if step.done:
-            ended[i] = step
+            ended[i], reasons[i] = step.iteration, step.stopped_by
             if step.image is None or not step.usable:
                 hide(i)
-            if step.stopped_by == "user":
-                stopped_by = "user"
-            elif step.stopped_by == "auto" and stopped_by == "iterations":
-                stopped_by = "auto"
+        # one in-process fit takes the request itself and answers with its own state: ours instead
+        asked = control.take_checkpoint_request() or (step.checkpoint is not None and not step.done)
         image, conf = frame() if step.done or step.image is not None else (None, None)
         last = _parts_step(step, i, n, per, iters, ended, t0, preset, workers, image, pl, (H, W))
         last.confidence = conf
+        if asked and sum(reasons[k] != "user" for k in ended) > saved:
+            last.checkpoint = checkpoint()
         yield last
     unfinished = [i for i in range(n) if i not in ended or i not in images]
-    out = replace(last, done=True, stopped_by=stopped_by, eta_s=None, eta_range=None, progress=1.0,
-                  image=picture(), usable=not unfinished, result_iteration=None)
+    stopped_by = "user" if "user" in reasons.values() else "auto" if "auto" in reasons.values() else "iterations"
+    out = replace(last, iteration=sum(iters), done=True, stopped_by=stopped_by, eta_s=None, eta_range=None,
+                  progress=1.0, image=picture(), usable=not unfinished, result_iteration=None,
+                  checkpoint=checkpoint())
     out.extra = {"part": n - 1, "parts": n, "tiled": pl.tiled, "kept": None, "unfinished_parts": unfinished}
     if unfinished:
         which = "all parts" if len(unfinished) == n else \
@@ -618,7 +674,7 @@ def _parts_step(step: Step, i: int, n: int, per: int, iters: list, ended: dict, 
     spi = wall / max(it, 1)          # wall time per iteration of the whole run (all workers)
     fraction = sum(1.0 if k in ended else iters[k] / per for k in range(n)) / n
     # parts still to come: as long as the parts that ended so far, within their budget
-    guess = np.mean([s.iteration for s in ended.values()]) if ended else \
+    guess = np.mean(list(ended.values())) if ended else \
         (per + min(per, preset.es_window + preset.es_patience)) / 2
     running = [k for k in range(n) if k not in ended and iters[k] > 0]
     waiting = n - len(ended) - len(running)

@@ -253,8 +253,8 @@ def test_inpaint_resume_checks_the_mask_and_settings(tmp_path):
     with pytest.raises(restore.JobError, match="seed"):
         next(restore.run(q.job(seed=8), resume=q.checkpoint))
     ckpt = dict(q.checkpoint)
-    del ckpt["run"]                       # e.g. from a run fitted in tiles
-    with pytest.raises(restore.JobError, match="several parts"):
+    del ckpt["run"]                       # e.g. damaged
+    with pytest.raises(restore.JobError, match="which photo and settings"):
         next(restore.run(q.job(), resume=ckpt))
     *_, last = restore.run(q.job(iters=6), resume=q.checkpoint)
     assert last.iteration == 6 and last.done
@@ -312,3 +312,48 @@ def test_a_project_without_confidence_or_variations_still_opens(tmp_path):
     q = load_project(out)
     assert q.confidence is None and q.variations == [] and q.chosen is None
     assert np.array_equal(q.result.data, p.result.data)
+
+
+def test_a_run_in_tiles_saved_and_resumed_keeps_its_finished_tiles_and_equals_an_uninterrupted_run(tmp_path):
+    ph, path = photo_file(tmp_path, h=40, w=56)
+    job = restore.Job("denoise", ph, iters=6, seed=5, tile=24, overlap=8, workers=1, **FAST)
+    *_, full = restore.run(job)
+    n = full.extra["parts"]
+    assert n > 3 and [p["index"] for p in full.checkpoint["parts"]] == list(range(n))
+    control, steps = restore.Control(), []
+    for s in restore.run(job, control):
+        steps.append(s)
+        if s.extra.get("part") == 2:
+            control.stop()                 # tiles 1 and 2 are done, the third is cut short
+    first = steps[-1]
+    assert first.stopped_by == "user"
+    ckpt = first.checkpoint
+    assert [p["index"] for p in ckpt["parts"]] == [0, 1] and ckpt["iteration"] == 12
+    out = save_project(Project.from_job(job, checkpoint=ckpt, photo_path=str(path)), tmp_path / "tiles.dipproj")
+    q = load_project(out)
+    assert q.checkpoint_iteration == 12
+    resumed = list(restore.run(q.job(), resume=q.checkpoint))
+    assert f"2 of {n} parts are done" in resumed[0].extra["notes"][0] and resumed[0].iteration == 12
+    assert {s.extra["part"] for s in resumed[1:-1]} == set(range(2, n))   # finished tiles are not fitted again
+    last = resumed[-1]
+    assert last.done and last.iteration == full.iteration == 6 * n and last.stopped_by == "iterations"
+    np.testing.assert_allclose(last.image, full.image, atol=1e-5)
+    assert np.array_equal(last.result.data, full.result.data)
+    # a run in parts checks what it resumes like a run in one piece
+    with pytest.raises(restore.JobError, match="seed"):
+        next(restore.run(q.job(seed=6), resume=q.checkpoint))
+    data = ph.data.copy()
+    data[0, 0] ^= 1
+    with pytest.raises(restore.JobError, match="photo differs"):
+        next(restore.run(dataclasses.replace(q.job(), photo=Photo(data)), resume=q.checkpoint))
+
+
+def test_a_run_in_tiles_that_the_planner_would_now_cut_otherwise_resumes_its_own_tiles(tmp_path):
+    ph, _ = photo_file(tmp_path, h=40, w=56)
+    job = restore.Job("denoise", ph, iters=4, seed=5, tile=24, overlap=8, workers=1, **FAST)
+    *_, full = restore.run(job)
+    ckpt = stopped_at(job, 8).checkpoint      # two tiles done
+    resumed = list(restore.run(dataclasses.replace(job, tile=32), resume=ckpt))
+    assert resumed[-1].extra["parts"] == full.extra["parts"]
+    assert any("tiles of the saved run" in note for note in resumed[0].extra["notes"])
+    np.testing.assert_allclose(resumed[-1].image, full.image, atol=1e-5)
