@@ -6,9 +6,10 @@ fastest" of issue 12, on whole photos.
 
 For each case and seed: the default preset denoises the whole photo in overlapping tiles of
 `--tile` px fitted in parallel (one worker per core, auto-stop per tile), then the same preset
-fits the whole photo at once (as `restore.plan` does for photos this size) to its end: its result,
-and what Stop would have returned at the tiles' wall time. `--whole-seeds` limits the whole fit
-to some seeds. One JSON line per case and seed; `--summary FILE` prints the table of a file.
+fits the whole photo at once (the default plan at these sizes before `fast` denoise got tiles of
+its own) to its end: its result, and what Stop would have returned at the tiles' wall time.
+`--whole-seeds` limits the whole fit to some seeds. One JSON line per case and seed; `--summary
+FILE` prints the table of a file.
 """
 from __future__ import annotations
 
@@ -45,10 +46,11 @@ def tiled(case: bench_cases.Case, tile: int, seed: int, precision: str, iters: i
 
 
 def whole(case: bench_cases.Case, seconds: float, seed: int, precision: str, iters: int | None = None) -> dict:
-    """The default plan (one fit of the whole photo at these sizes) run to its end: its result and
-    the curve [iteration, seconds, PSNR] of its smoothed output every 25 iterations, from which
-    `at_tiles_time` is what Stop would have returned after `seconds` (the last preview by then)."""
-    job = _job(case, seed, precision, iters, preview_every=25)
+    """One fit of the whole photo run to its end: its result and the curve [iteration, seconds,
+    PSNR] of its smoothed output every 25 iterations, from which `at_tiles_time` is what Stop
+    would have returned after `seconds` (the last preview by then)."""
+    side = max(case.observed.shape[:2])   # a tile the size of the photo: one whole fit, not the preset's tiles
+    job = _job(case, seed, precision, iters, tile=side, preview_every=25)
     t0 = time.perf_counter()
     curve, last = [], None
     for last in restore.run(job):
@@ -66,16 +68,26 @@ def whole(case: bench_cases.Case, seconds: float, seed: int, precision: str, ite
             "best": {"iteration": best[0], "seconds": best[1], "psnr": best[2]}, "curve": curve}
 
 
-def summary(rows: list[dict]) -> str:
-    out = ["| case, seed | input | tiles of N px: PSNR, time (parts x mean iterations) | whole photo at the tiles' time "
-           "(iteration) | whole photo's result, time (iterations, stopped by) | tiles - whole's result |",
-           "| --- | --- | --- | --- | --- | --- |"]
+def classical_psnr(path: Path) -> dict[str, float]:
+    """BM3D's PSNR per case from a `bench.classical` results file ({} when there is none)."""
+    if not path.is_file():
+        return {}
+    return {r["case"]: m["psnr"] for r in json.loads(path.read_text())["results"] if r["crop"] is None
+            for m in r["methods"] if m["method"] == "bm3d"}
+
+
+def summary(rows: list[dict], bm3d: dict[str, float] | None = None) -> str:
+    bm3d = bm3d or {}
+    out = ["| case, seed | input | BM3D | tiles of N px: PSNR, time (parts x mean iterations) | whole photo at the "
+           "tiles' time (iteration) | whole photo's result, time (iterations, stopped by) | tiles - whole's result |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         t, w = r["tiled"], r["whole"]
         cells = (f"{w['at_tiles_time']['psnr']:.2f} ({w['at_tiles_time']['iteration']}) | {w['psnr']:.2f} dB, "
                  f"{w['wall_s']:.0f} s ({w['iterations']}, {w['stopped_by']}) | {t['psnr'] - w['psnr']:+.2f}"
                  if w else "not run | not run | —")
-        out.append(f"| {r['case']} s{r['seed']} | {r['input_psnr']:.2f} | {r['tile']} px: {t['psnr']:.2f} dB, "
+        b = f"{bm3d[r['case']]:.2f}" if r["case"] in bm3d else "—"
+        out.append(f"| {r['case']} s{r['seed']} | {r['input_psnr']:.2f} | {b} | {r['tile']} px: {t['psnr']:.2f} dB, "
                    f"{t['wall_s']:.0f} s ({t['parts']} x {t['iterations_per_part']}) | {cells} |")
     w_rows = [r for r in rows if r["whole"]]
     if w_rows:
@@ -86,6 +98,14 @@ def summary(rows: list[dict]) -> str:
     if rows:
         gain = [r["tiled"]["psnr"] - r["input_psnr"] for r in rows]
         out.append(f"mean tiles - input over {len(rows)} runs: {np.mean(gain):+.2f} dB (worst {min(gain):+.2f})")
+    by_case: dict[str, list[float]] = {}
+    for r in rows:
+        if r["case"] in bm3d:
+            by_case.setdefault(r["case"], []).append(r["tiled"]["psnr"] - bm3d[r["case"]])
+    if by_case:
+        gap = [float(np.mean(v)) for v in by_case.values()]   # each photo once, over its seeds
+        out.append(f"mean tiles - BM3D over {len(gap)} photos (seeds averaged): {np.mean(gap):+.2f} dB "
+                   f"(worst {min(gap):+.2f}, best {max(gap):+.2f})")
     return "\n".join(out)
 
 
@@ -101,9 +121,12 @@ def main(argv=None) -> int:
     ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tiles.jsonl")
     ap.add_argument("--summary", type=Path, metavar="FILE", help="print the table of FILE and exit")
+    ap.add_argument("--classical", type=Path, default=Path(__file__).parent / "results" / "classical.json",
+                    help="BM3D's results for the table (python -m bench.classical; default: %(default)s)")
     a = ap.parse_args(argv)
+    bm3d = classical_psnr(a.classical)
     if a.summary:
-        print(summary([json.loads(line) for line in a.summary.read_text().splitlines() if line.strip()]))
+        print(summary([json.loads(line) for line in a.summary.read_text().splitlines() if line.strip()], bm3d))
         return 0
     bench_cases.use_data(a.data)
     names = bench_cases.select(a.cases)
@@ -128,7 +151,7 @@ def main(argv=None) -> int:
             rows.append(row)
             with a.out.open("a") as f:   # one line per run: an interrupted bench keeps what it measured
                 f.write(json.dumps(row) + "\n")
-    print(summary(rows))
+    print(summary(rows, bm3d))
     return 0
 
 

@@ -28,6 +28,16 @@ def test_tiles_and_the_whole_fit_are_recorded_side_by_side(hill_data, tmp_path, 
     assert "mean tiles - whole's result over 1 runs" in table and "mean tiles - input over 2 runs" in table
     assert tiles.main(["--summary", str(out)]) == 0
     assert capsys.readouterr().out == table
+    # BM3D beside them, from bench.classical's results: each photo once, its seeds averaged
+    classical = tmp_path / "classical.json"
+    classical.write_text(json.dumps({"results": [{"case": "val_hill_denoise", "crop": None, "methods": [
+        {"method": "bm3d", "psnr": 25.0}]}, {"case": "val_hill_denoise", "crop": 128, "methods": [
+        {"method": "bm3d", "psnr": 99.0}]}]}))
+    assert tiles.main(["--summary", str(out), "--classical", str(classical)]) == 0
+    table = capsys.readouterr().out
+    assert "| val_hill_denoise s0 | " in table and " | 25.00 | " in table and "99.00" not in table
+    gap = (rows[0]["tiled"]["psnr"] + rows[1]["tiled"]["psnr"]) / 2 - 25.0
+    assert f"mean tiles - BM3D over 1 photos (seeds averaged): {gap:+.2f} dB" in table
 
 
 def test_only_denoising_cases_are_compared(hill_data, tmp_path):
