@@ -416,8 +416,16 @@ def _resume_parts_plan(job: Job, pl: Plan, resume: dict) -> Plan:
     """The plan of a resumed run in parts: the saved run's parts. Tiles the planner would now cut
     otherwise (another memory budget, say) are taken as saved; crops must be the same."""
     saved = [tuple(int(v) for v in r) for r in resume["run"].get("regions", [])]
+    damaged = JobError("the saved run state is damaged (its parts do not match its tiles): start the run again")
     if len(saved) < 2:
-        raise JobError("the saved run state lists no parts: start the run again")
+        raise damaged
+    for part in resume["parts"]:
+        i = int(part["index"])
+        if not 0 <= i < len(saved):
+            raise damaged
+        t, l, b, r = saved[i]
+        if any(k in part and tuple(part[k].shape[:2]) != (b - t, r - l) for k in ("image", "confidence")):
+            raise damaged
     note = (f"Continuing the saved run: {len(resume['parts'])} of {len(saved)} parts are done, "
             f"the others start again.")
     if pl.regions != saved:

@@ -314,12 +314,16 @@ def test_a_project_without_confidence_or_variations_still_opens(tmp_path):
     assert np.array_equal(q.result.data, p.result.data)
 
 
-def test_a_run_in_tiles_saved_and_resumed_keeps_its_finished_tiles_and_equals_an_uninterrupted_run(tmp_path):
+def test_a_run_in_tiles_saved_and_resumed_keeps_its_finished_tiles_and_equals_an_uninterrupted_run(tmp_path,
+                                                                                                  monkeypatch):
+    # every tile counts as usable, so the tiles' own images (not the classical answer) are compared
+    monkeypatch.setattr(restore.classical, "usable_mse", lambda *a, **k: None)
     ph, path = photo_file(tmp_path, h=40, w=56)
     job = restore.Job("denoise", ph, iters=6, seed=5, tile=24, overlap=8, workers=1, **FAST)
     *_, full = restore.run(job)
     n = full.extra["parts"]
     assert n > 3 and [p["index"] for p in full.checkpoint["parts"]] == list(range(n))
+    assert all("image" in p for p in full.checkpoint["parts"]) and full.usable   # each tile's own image
     control, steps = restore.Control(), []
     for s in restore.run(job, control):
         steps.append(s)
@@ -346,9 +350,14 @@ def test_a_run_in_tiles_saved_and_resumed_keeps_its_finished_tiles_and_equals_an
     data[0, 0] ^= 1
     with pytest.raises(restore.JobError, match="photo differs"):
         next(restore.run(dataclasses.replace(q.job(), photo=Photo(data)), resume=q.checkpoint))
+    for broken in ({"index": n}, {"image": ckpt["parts"][0]["image"][1:]}):
+        bad = dict(q.checkpoint, parts=[dict(q.checkpoint["parts"][0], **broken)])
+        with pytest.raises(restore.JobError, match="damaged"):
+            next(restore.run(q.job(), resume=bad))
 
 
-def test_a_run_in_tiles_that_the_planner_would_now_cut_otherwise_resumes_its_own_tiles(tmp_path):
+def test_a_run_in_tiles_that_the_planner_would_now_cut_otherwise_resumes_its_own_tiles(tmp_path, monkeypatch):
+    monkeypatch.setattr(restore.classical, "usable_mse", lambda *a, **k: None)   # the tiles' own images
     ph, _ = photo_file(tmp_path, h=40, w=56)
     job = restore.Job("denoise", ph, iters=4, seed=5, tile=24, overlap=8, workers=1, **FAST)
     *_, full = restore.run(job)
