@@ -35,14 +35,18 @@ def _job(case: bench_cases.Case, seed: int, precision: str, iters: int | None, *
 def tiled(case: bench_cases.Case, tile: int, seed: int, precision: str, iters: int | None = None) -> dict:
     job = _job(case, seed, precision, iters, tile=tile, preview_every=10 ** 9)
     t0 = time.perf_counter()
-    last = None
+    last, eta, marks = None, [], [0.05, 0.25, 0.5]
     for last in restore.run(job):
-        pass
+        if marks and not last.done and last.eta_s is not None and (last.progress or 0) >= marks[0]:
+            marks.pop(0)   # what the progress bar promised then: [progress, seconds so far, ETA, low, high]
+            eta.append([round(last.progress, 3), round(time.perf_counter() - t0, 1), round(last.eta_s, 1),
+                        *(round(v, 1) for v in last.eta_range or (last.eta_s, last.eta_s))])
     wall = time.perf_counter() - t0
     s = bench_cases.score(case, last.result.pixels)
     return {"psnr": round(float(s["psnr"]), 3), "ssim": round(s["ssim"], 4), "wall_s": round(wall, 1),
             "stopped_by": last.stopped_by, "parts": last.extra["parts"], "iterations": last.iteration,
-            "iterations_per_part": round(last.iteration / last.extra["parts"]), "usable": last.usable}
+            "iterations_per_part": round(last.iteration / last.extra["parts"]), "usable": last.usable,
+            "eta": [e + [round((e[1] + e[2]) / wall - 1, 3)] for e in eta]}   # ... and its error: end / wall - 1
 
 
 def whole(case: bench_cases.Case, seconds: float, seed: int, precision: str, iters: int | None = None) -> dict:

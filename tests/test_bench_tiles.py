@@ -16,6 +16,11 @@ def test_tiles_and_the_whole_fit_are_recorded_side_by_side(hill_data, tmp_path, 
     for r in rows:
         t = r["tiled"]
         assert t["parts"] == 2 and t["iterations"] == 60 and t["psnr"] > r["input_psnr"]
+        # the progress bar's promise at 5, 25 and 50 %, and how far the end it promised was off
+        assert [e[0] >= m for e, m in zip(t["eta"], (0.05, 0.25, 0.5))] == [True] * 3
+        for progress, elapsed, eta, low, high, error in t["eta"]:
+            assert 0 < elapsed < t["wall_s"] and low <= eta <= high
+            assert error == pytest.approx((elapsed + eta) / t["wall_s"] - 1, rel=0.02, abs=0.01)
     w = rows[0]["whole"]
     assert w["parts"] == 1 and w["iterations"] == 30 and w["stopped_by"] == "iterations"
     assert rows[1]["whole"] is None   # seed 1: tiles only
