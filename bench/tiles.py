@@ -102,6 +102,11 @@ def summary(rows: list[dict], bm3d: dict[str, float] | None = None) -> str:
     if rows:
         gain = [r["tiled"]["psnr"] - r["input_psnr"] for r in rows]
         out.append(f"mean tiles - input over {len(rows)} runs: {np.mean(gain):+.2f} dB (worst {min(gain):+.2f})")
+    for k, mark in enumerate(("5 %", "25 %", "50 %")):
+        errs = [r["tiled"]["eta"][k][-1] for r in rows if len(r["tiled"].get("eta", [])) > k]
+        if errs:
+            out.append(f"ETA shown at {mark} of the tiles: its end {np.mean(errs):+.0%} off on average over "
+                       f"{len(errs)} runs (from {min(errs):+.0%} to {max(errs):+.0%})")
     by_case: dict[str, list[float]] = {}
     for r in rows:
         if r["case"] in bm3d:

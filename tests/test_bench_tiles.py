@@ -31,6 +31,7 @@ def test_tiles_and_the_whole_fit_are_recorded_side_by_side(hill_data, tmp_path, 
     table = capsys.readouterr().out
     assert "| val_hill_denoise s1 |" in table and "not run" in table
     assert "mean tiles - whole's result over 1 runs" in table and "mean tiles - input over 2 runs" in table
+    assert "ETA shown at 5 % of the tiles: its end" in table and "over 2 runs" in table
     assert tiles.main(["--summary", str(out)]) == 0
     assert capsys.readouterr().out == table
     # BM3D beside them, from bench.classical's results: each photo once, its seeds averaged
