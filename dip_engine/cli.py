@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--channels", type=int, help="network width (default: the preset's)")
         if task != "inpaint":
             s.add_argument("--tile", type=int, metavar="PX",
-                           help="fit in overlapping tiles of PX pixels (default: only when memory needs it)")
+                           help="fit in overlapping tiles of PX pixels (default: the preset's tiles, 128 px for "
+                                "'fast' denoising; otherwise only when memory or Stop needs them)")
         s.add_argument("--snapshots", type=Path, metavar="DIR", help="also write a PNG every --every iterations here")
         s.add_argument("--every", type=int, default=100, metavar="N", help="snapshot interval (default 100)")
         s.add_argument("--project", type=Path, metavar="FILE",

@@ -203,13 +203,15 @@ def plan(job: Job) -> Plan:
     ph = job.physics()
     if not ph.tiles:
         return _plan_crops(job, preset, est, base)
-    forced = job.tile is not None and job.tile < max(job.photo.height, job.photo.width)
+    h, w = job.photo.height, job.photo.width
+    forced = job.tile is not None and job.tile < max(h, w)
+    # the preset's own tile size, where it fits better in pieces than whole; a tile asked for wins
+    best = preset.tile if job.tile is None and preset.tile and preset.tile < max(h, w) else None
     cap = latency.max_pixels(preset, c, dev.type) if job.responsive else None
-    if not forced and whole_est <= budget and (cap is None or H * W <= cap):
+    if not forced and not best and whole_est <= budget and (cap is None or H * W <= cap):
         base.notes.append(f"Fitting all {W}x{H} px at once (est. {human(whole_est)}, budget {human(budget)} "
                           f"on {dev.type}).")
         return base
-    h, w = job.photo.height, job.photo.width
     s = ph.scale
     if forced:
         tile = job.tile
@@ -222,6 +224,8 @@ def plan(job: Job) -> Plan:
                           f"(est. {human(est(MIN_TILE * s, MIN_TILE * s))}, budget {human(budget)}): "
                           f"close other programs, or use the 'fast' preset or fewer channels")
             return base
+        best = best if best is not None and best < tile else None
+        tile = best or tile
         overlap = max(MIN_OVERLAP, tile // 8)
     tiles = regions.tiles(h, w, tile, overlap)
     t, l, b, r = tiles[0]
@@ -234,6 +238,10 @@ def plan(job: Job) -> Plan:
         if tile_est > budget:
             p.error = (f"tiles of {size} need about {human(tile_est)} but the budget on {dev.type} is "
                        f"{human(budget)}: choose a smaller tile, or leave the tile size to the engine")
+    elif best:
+        p.notes.append(f"Working in {len(tiles)} tiles of {size} with {overlap} px overlap: the "
+                       f"'{preset.name}' network reaches a sharper result on pieces of this size than on "
+                       f"the whole photo, and sooner.")
     elif whole_est <= budget:
         p.notes.append(f"Working in {len(tiles)} tiles of {size} with {overlap} px overlap, so that Stop "
                        f"acts within {latency.STOP_S:.0f} s (the whole photo fits in memory, but one layer "

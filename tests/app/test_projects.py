@@ -350,3 +350,27 @@ def test_closing_during_a_run_leaves_no_thread(window, tiny_photo, qtbot, tmp_pa
     assert not window.runner.busy and not thread.isRunning()
     assert window.projects.pool.activeThreadCount() == 0
     assert not window.projects.session.lock_path.exists()
+
+
+def test_a_run_in_tiles_stopped_and_continued_fits_only_the_unfinished_tiles(window, big_photo, qtbot):
+    window.files.open_path(big_photo)               # 400 x 300: 'fast' denoises it in 12 tiles of 128 px
+    fast_settings(window, "denoise", iters=100)
+    parts, notes = [], []
+    window.runner.progressed.connect(lambda p: parts.append(p.part))
+    window.runner.notesAdded.connect(notes.extend)
+    assert window.run.start()
+    qtbot.waitUntil(lambda: max((p or 0 for p in parts), default=0) >= 4, timeout=RUN_TIMEOUT)
+    with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
+        window.actions_["stop"].trigger()
+    assert window.document.outcome.stopped_by == "user" and any("12 tiles" in n for n in notes)
+    done = window.document.checkpoint["parts"]
+    assert 3 <= len(done) < 12 and window.actions_["continue"].isEnabled()   # part 5 began: 3 or 4 were done
+    parts.clear()
+    with qtbot.waitSignal(window.resultReady, timeout=RUN_TIMEOUT):
+        window.actions_["continue"].trigger()
+    assert any(f"{len(done)} of 12 parts are done" in n for n in notes)
+    assert not {p["index"] for p in done} & {p for p in parts if p is not None}   # finished tiles stay done
+    out = window.document.outcome
+    assert out.stopped_by == "iterations" and out.progress.iteration == 12 * 100
+    assert len(window.document.checkpoint["parts"]) == 12
+    window.document.mark_saved()

@@ -134,7 +134,7 @@ def test_plan_small_photo_fits_at_once():
 
 def test_plan_tiles_when_over_budget_and_says_so(monkeypatch):
     p = photo(h=300, w=400)
-    job = restore.Job("denoise", p, preset="fast")
+    job = restore.Job("denoise", p, preset="balanced")   # `fast` denoise has tiles of its own (below)
     tile_cost = memory.estimate(job.settings(), 160, 160, 3, "cpu")
     monkeypatch.setattr(restore.memory, "budget", lambda device: restore._host_bytes(job) + tile_cost)
     pl = restore.plan(job)
@@ -395,25 +395,45 @@ def test_thick_marks_get_the_large_hole_network_and_thin_ones_the_skip_network()
 
 
 def test_plan_tiles_a_photo_that_fits_memory_when_one_layer_would_keep_stop_waiting(monkeypatch):
+    # JPEG: `fast` denoise has tiles of its own, smaller than the cap
     monkeypatch.setattr(restore.memory, "budget", lambda device: 1 << 40)
-    job = restore.Job("denoise", photo(h=600, w=800), preset="fast", device="cpu")
+    job = restore.Job("jpeg", photo(h=600, w=800), preset="fast", device="cpu")
     cap = restore.latency.max_pixels(job.settings(), 3, "cpu")
     assert 600 * 800 <= cap < 1000 * 1000
     assert not restore.plan(job).tiled  # under the cap: one piece
-    job = restore.Job("denoise", photo(h=1000, w=1000), preset="fast", device="cpu")
+    job = restore.Job("jpeg", photo(h=1000, w=1000), preset="fast", device="cpu")
     pl = restore.plan(job)
     assert pl.tiled and pl.fits and pl.whole_bytes <= pl.budget_bytes
     assert all((b - t) * (r - l) <= cap for t, l, b, r in pl.regions)
     assert "Stop acts within 2 s" in pl.notes[0] and f"{len(pl.tiles)} tiles" in pl.notes[0]
     # the bench's runs of the authors' configuration fit the whole photo, as the notebooks do
-    assert not restore.plan(restore.Job("denoise", photo(h=1000, w=1000), preset="fast", device="cpu",
+    assert not restore.plan(restore.Job("jpeg", photo(h=1000, w=1000), preset="fast", device="cpu",
                                         responsive=False)).tiled
 
 
 def test_plan_says_when_tiles_are_smaller_than_memory_needs_for_stop(monkeypatch):
-    job = restore.Job("denoise", photo(h=1400, w=1400), preset="fast", device="cpu")
+    job = restore.Job("jpeg", photo(h=1400, w=1400), preset="fast", device="cpu")
     roomy = memory.estimate(job.settings(), 1100, 1100, 3, "cpu")   # memory alone: tiles of ~1100 px
     monkeypatch.setattr(restore.memory, "budget", lambda device: restore._host_bytes(job) + roomy)
     pl = restore.plan(job)
     assert pl.whole_bytes > pl.budget_bytes and pl.tile < 1100
     assert pl.notes[0].startswith("Photo too large") and pl.notes[0].endswith("Stop to act within 2 s.")
+
+
+def test_plan_fits_fast_denoise_in_tiles_of_its_own_size(monkeypatch):
+    """`fast` denoise fits any photo bigger than 128 px in 128-px tiles, on a GPU too: it reaches a
+    sharper result on small pieces (bench/README.md, "Tiles"). A tile asked for wins."""
+    for device in ("cpu", "cuda"):
+        # a roomy GPU, without needing one: only the planner's view of the device changes
+        monkeypatch.setattr(restore.devices, "pick", lambda name, d=device: torch.device(d))
+        monkeypatch.setattr(restore.memory, "budget", lambda dev: 1 << 40)
+        pl = restore.plan(restore.Job("denoise", photo(h=300, w=400), preset="fast"))
+        assert pl.device == device
+        assert pl.fits and pl.tiled and pl.tile == 128 and pl.overlap == 16 and len(pl.tiles) == 12
+        assert all(b - t <= 128 and r - l <= 128 for t, l, b, r in pl.tiles)
+        assert "12 tiles" in pl.notes[0] and "'fast' network" in pl.notes[0] and "sharper" in pl.notes[0]
+    assert not restore.plan(restore.Job("denoise", photo(h=128, w=96), preset="fast")).tiled
+    assert not restore.plan(restore.Job("denoise", photo(h=300, w=400), preset="fast", tile=400)).tiled
+    assert restore.plan(restore.Job("denoise", photo(h=300, w=400), preset="fast", tile=200)).tile == 200
+    for task, preset in (("denoise", "balanced"), ("jpeg", "fast"), ("denoise", "paper")):
+        assert not restore.plan(restore.Job(task, photo(h=300, w=400), preset=preset)).tiled, (task, preset)
