@@ -631,7 +631,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
                 parts.append(part)
         return {"parts": parts, "iteration": sum(p["iteration"] for p in parts), "run": dict(ident)}
 
-    todo = [i for i in range(n) if i not in ended]
+    todo, resumed = [i for i in range(n) if i not in ended], sum(iters)
     workers, threads = parallel.plan_workers(len(todo), fit_kw["device"], pl.estimate_bytes, pl.budget_bytes,
                                              job.workers, job.threads)
     notes = [f"Fitting {workers} parts at a time, {threads} thread{'s' if threads != 1 else ''} each."] \
@@ -661,7 +661,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
         # one in-process fit takes the request itself and answers with its own state: ours instead
         asked = control.take_checkpoint_request() or (step.checkpoint is not None and not step.done)
         image, conf = frame() if step.done or step.image is not None else (None, None)
-        last = _parts_step(step, i, n, per, iters, ended, t0, preset, workers, image, pl, (H, W))
+        last = _parts_step(step, i, n, per, iters, ended, t0, preset, workers, image, pl, (H, W), resumed)
         last.confidence = conf
         if asked and sum(reasons[k] != "user" for k in ended) > saved:
             last.checkpoint = checkpoint()
@@ -682,12 +682,14 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
 
 
 def _parts_step(step: Step, i: int, n: int, per: int, iters: list, ended: dict, t0: float,
-                preset: presets.Preset, workers: int, image, pl: Plan, size: tuple[int, int]) -> Step:
-    """The whole run's Step from part i's: iterations, time and progress summed over the parts."""
+                preset: presets.Preset, workers: int, image, pl: Plan, size: tuple[int, int],
+                resumed: int = 0) -> Step:
+    """The whole run's Step from part i's: iterations, time and progress summed over the parts
+    (`resumed`: the iterations of parts taken from a checkpoint, fitted before `t0`)."""
     H, W = size
     it = sum(iters)
     wall = time.perf_counter() - t0
-    spi = wall / max(it, 1)          # wall time per iteration of the whole run (all workers)
+    spi = wall / max(it - resumed, 1)   # wall time per iteration of this run (all workers)
     fraction = sum(1.0 if k in ended else iters[k] / per for k in range(n)) / n
     # parts still to come: as long as the parts that ended so far, within their budget
     guess = np.mean(list(ended.values())) if ended else \

@@ -339,6 +339,8 @@ def test_a_run_in_tiles_saved_and_resumed_keeps_its_finished_tiles_and_equals_an
     resumed = list(restore.run(q.job(), resume=q.checkpoint))
     assert f"2 of {n} parts are done" in resumed[0].extra["notes"][0] and resumed[0].iteration == 12
     assert {s.extra["part"] for s in resumed[1:-1]} == set(range(2, n))   # finished tiles are not fitted again
+    s = resumed[1]   # the pace (and so the ETA) counts only the iterations fitted in this run
+    assert s.iteration == 13 and s.s_per_iter == pytest.approx(s.elapsed_s / 1, rel=1e-6)
     last = resumed[-1]
     assert last.done and last.iteration == full.iteration == 6 * n and last.stopped_by == "iterations"
     np.testing.assert_allclose(last.image, full.image, atol=1e-5)
