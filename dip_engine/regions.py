@@ -187,17 +187,9 @@ def _axis_weights(spans: list[tuple[int, int]], length: int) -> dict[tuple[int, 
     return {(s, e): (wgt / total[s:e]).astype(np.float32) for (s, e), wgt in raw.items()}
 
 
-def feather(region: Region, all_tiles: list[Region], height: int, width: int) -> np.ndarray:
-    """The blend weight (h x w float32) of one tile of a `tiles` grid: a raised cosine across
-    every overlap, normalised so that the weights of all tiles sum to exactly 1 at each pixel."""
-    t, l, b, r = region
-    ys = _axis_weights(sorted({(a[0], a[2]) for a in all_tiles}), height)
-    xs = _axis_weights(sorted({(a[1], a[3]) for a in all_tiles}), width)
-    return np.outer(ys[(t, b)], xs[(l, r)])
-
-
 def weights(all_tiles: list[Region], height: int, width: int) -> list[np.ndarray]:
-    """`feather` for every tile, in order."""
+    """The blend weight (h x w float32) of every tile of a `tiles` grid, in order: a raised cosine
+    across every overlap, normalised so that the weights of all tiles sum to exactly 1 at each pixel."""
     ys = _axis_weights(sorted({(a[0], a[2]) for a in all_tiles}), height)
     xs = _axis_weights(sorted({(a[1], a[3]) for a in all_tiles}), width)
     return [np.outer(ys[(t, b)], xs[(l, r)]) for t, l, b, r in all_tiles]

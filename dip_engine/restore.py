@@ -224,8 +224,10 @@ def plan(job: Job) -> Plan:
                           f"(est. {human(est(MIN_TILE * s, MIN_TILE * s))}, budget {human(budget)}): "
                           f"close other programs, or use the 'fast' preset or fewer channels")
             return base
-        best = best if best is not None and best < tile else None
-        tile = best or tile
+        if best and best < tile:
+            tile = best
+        else:
+            best = None   # memory or Stop need smaller tiles than the preset's: say so below
         overlap = max(MIN_OVERLAP, tile // 8)
     tiles = regions.tiles(h, w, tile, overlap)
     t, l, b, r = tiles[0]
@@ -615,7 +617,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
         if "confidence" in part:
             maps[i] = part["confidence"]
     ident = None
-    saved = len(ended) if resume is not None else 0   # parts ended when the last checkpoint was made
+    saved = len(ended)   # parts kept by the last checkpoint
 
     def checkpoint() -> dict:
         nonlocal ident, saved
