@@ -20,7 +20,9 @@ def test_tiles_and_the_whole_fit_are_recorded_side_by_side(hill_data, tmp_path, 
         assert [e[0] >= m for e, m in zip(t["eta"], (0.05, 0.25, 0.5))] == [True] * 3
         for progress, elapsed, eta, low, high, error in t["eta"]:
             assert 0 < elapsed < t["wall_s"] and low <= eta <= high
-            assert error == pytest.approx((elapsed + eta) / t["wall_s"] - 1, rel=0.02, abs=0.01)
+            # every figure is rounded to 0.1 s, which weighs on these few-second runs
+            slack = 0.15 / t["wall_s"] * (1 + abs(error)) + 1e-3
+            assert error == pytest.approx((elapsed + eta) / t["wall_s"] - 1, abs=slack)
     w = rows[0]["whole"]
     assert w["parts"] == 1 and w["iterations"] == 30 and w["stopped_by"] == "iterations"
     assert rows[1]["whole"] is None   # seed 1: tiles only
