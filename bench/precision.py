@@ -27,11 +27,13 @@ from dip_engine.operators import Identity
 WARM_UP = 2
 
 
-def s_per_iter(preset: str, size: int, precision: str, iters: int) -> float:
+def s_per_iter(preset: str, size: int, precision: str, iters: int, dev: str = "cpu") -> float:
     x = torch.from_numpy(photo(size).pixels.transpose(2, 0, 1).copy())[None]
     stamps = []
+    # Every Step reads the loss back (a sync), so on a GPU the laps are whole iterations too.
     for _ in fit(Problem(x, Identity(), (size, size)), presets.get("denoise", preset), iterations=iters,
-                 auto_stop=False, preview_every=10 ** 9, confidence=False, precision=precision):
+                 auto_stop=False, preview_every=10 ** 9, confidence=False, precision=precision,
+                 device=dev):
         stamps.append(time.perf_counter())
     laps = np.diff(stamps[WARM_UP:-1])   # the last Step is the result, not an iteration
     return round(float(np.median(laps)), 4)
@@ -43,22 +45,28 @@ def main(argv=None) -> int:
     ap.add_argument("--presets", default="fast,draft,paper")
     ap.add_argument("--iters", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", choices=device.DEVICES[1:])
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "precision.json")
     a = ap.parse_args(argv)
     if a.iters < WARM_UP + 2:
         ap.error(f"--iters must be at least {WARM_UP + 2}")
     device.set_threads(a.threads)
-    print(f"CPU bfloat16 native: {bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())}", file=sys.stderr)
+    dev = device.pick(a.device)
+    device.tune(dev)   # what restore.run does: cuDNN autotuning on a GPU
+    if dev.type == "cpu":
+        print(f"CPU bfloat16 native: {bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())}", file=sys.stderr)
+    else:
+        print(f"{dev}: {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else dev}", file=sys.stderr)
     rows = []
     print("| preset | size | fp32 s/it | bf16 s/it | bf16 speed-up |\n|---|---|---|---|---|")
     for name in a.presets.split(","):
         for size in a.sizes:
-            t = {p: s_per_iter(name, size, p, a.iters) for p in ("fp32", "bf16")}
+            t = {p: s_per_iter(name, size, p, a.iters, dev) for p in ("fp32", "bf16")}
             rows.append({"preset": name, "size": size, "fp32_s_per_iter": t["fp32"], "bf16_s_per_iter": t["bf16"],
                          "speedup": round(t["fp32"] / t["bf16"], 2)})
             print(f"| {name} | {size}² | {t['fp32']} | {t['bf16']} | {rows[-1]['speedup']}x |", flush=True)
     command = " ".join(["python -m bench.precision", *(argv if argv is not None else sys.argv[1:])])
-    _write_atomic(a.out, json.dumps({"machine": machine(), "threads": a.threads, "command": command,
+    _write_atomic(a.out, json.dumps({"machine": machine(), "device": str(dev), "threads": a.threads, "command": command,
                                      "results": rows}, indent=1))
     return 0
 

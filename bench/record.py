@@ -44,6 +44,9 @@ def _cpu_name() -> str:
 
 
 def machine() -> dict:
-    return {"cpu": _cpu_name(), "cores": os.cpu_count(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "date": time.strftime("%Y-%m-%d")}
+    m = {"cpu": _cpu_name(), "cores": os.cpu_count(),
+         "torch": torch.__version__, "python": platform.python_version(),
+         "date": time.strftime("%Y-%m-%d")}
+    if torch.cuda.is_available():
+        m["gpu"] = torch.cuda.get_device_name(0)
+    return m

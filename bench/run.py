@@ -54,15 +54,18 @@ def _peak_rss() -> int:
 
 def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, curve_every: int,
             stop: str, probe: int | None = None, threads: int | None = None,
-            on_curve: Callable[[dict], None] | None = None) -> dict:
+            on_curve: Callable[[dict], None] | None = None, device: str = "cpu") -> dict:
     """One case with one preset in this process. `probe`: only time that many iterations.
     `on_curve`: called with the row so far after every curve sample (a reference run that is interrupted
-    keeps its curve)."""
+    keeps its curve). `device`: where it runs; the authors' configuration always runs in fp32 (on
+    a CUDA GPU with torch's defaults, i.e. TF32 convolutions), ours in the device's default precision."""
     case = bench_cases.build(case_name, crop)
-    preset = case.paper_preset if preset == "paper" else preset
+    paper = preset == "paper"
+    preset = case.paper_preset if paper else preset
     job = restore.Job(case.task, _photo(case.observed), mask=case.mask, scale=case.scale, preset=preset,
                       iters=(probe + 1) if probe else iters, stop="never" if probe else stop,
-                      threads=threads, preview_every=curve_every or 10 ** 9, device="cpu",
+                      threads=threads, preview_every=curve_every or 10 ** 9, device=device,
+                      precision="fp32" if paper else "auto",
                       responsive=not preset.startswith("paper"))  # the notebooks fit the whole photo
     base = case.observed if case.task != "sr" else None
     curve = []
@@ -89,7 +92,8 @@ def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, cu
                           "size": list(case.truth.shape[1::-1]), "iterations": step.iteration,
                           "wall_s": round(time.perf_counter() - t0, 2),
                           "s_per_iter": round(step.elapsed_s / max(step.iteration, 1), 4),
-                          "threads": torch.get_num_threads(), "curve": curve, "interrupted": True})
+                          "threads": torch.get_num_threads(), "device": device, "curve": curve,
+                          "interrupted": True})
         last = step
     wall = time.perf_counter() - t0
     out = {"case": case_name, "preset": preset, "task": case.task, "crop": crop,
@@ -99,7 +103,7 @@ def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, cu
            "stop_suggested_at": suggested,
            "wall_s": round(wall, 2), "s_per_iter": round(last.elapsed_s / max(last.iteration, 1), 4),
            "peak_rss_mb": round(_peak_rss() / 2 ** 20, 1),
-           "threads": torch.get_num_threads()}
+           "threads": torch.get_num_threads(), "device": device}
     if probe:
         # Skip the warm-up iteration: steady-state seconds per iteration.
         out["s_per_iter"] = round((last.elapsed_s - first_iter_s) / max(last.iteration - 1, 1), 4)
@@ -165,6 +169,10 @@ def main(argv=None) -> int:
     ap.add_argument("--curve-every", type=int, default=50, help="PSNR curve sampling (0: none)")
     ap.add_argument("--probe", type=int, default=4, help="iterations timed for the paper preset's s/iter")
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"),
+                    help="where every run fits (default cpu: the bench's ratios are measured there)")
+    ap.add_argument("--reference-file", type=Path, default=RESULTS / "reference.json",
+                    help="where --reference runs record their rows (several runs at once: one file each)")
     ap.add_argument("--reference", action="store_true", help="run `paper` to completion into reference.json")
     ap.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     ap.add_argument("--update", action="store_true",
@@ -179,7 +187,7 @@ def main(argv=None) -> int:
     ap.add_argument("--probe-only", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     bench_cases.use_data(a.data)  # the subprocesses inherit it
-    threads = ["--threads", str(a.threads)] if a.threads else []
+    threads = (["--threads", str(a.threads)] if a.threads else []) + ["--device", a.device]
 
     def crop(name: str) -> int | None:
         return crop_for(a.crop, name)
@@ -187,12 +195,13 @@ def main(argv=None) -> int:
     def common(name: str) -> list[str]:
         return (["--crop", str(crop(name))] if crop(name) else []) + threads
 
-    ref_path = RESULTS / "reference.json"
+    ref_path = a.reference_file
     if a.one:
         key = _key(a.one[0], crop(a.one[0]))
         keep = (lambda row: record_reference(ref_path, key, row)) if a.reference else None
         r = run_one(a.one[0], a.one[1], crop(a.one[0]), a.iters, a.curve_every, a.stop,
-                    probe=a.probe if a.probe_only else None, threads=a.threads, on_curve=keep)
+                    probe=a.probe if a.probe_only else None, threads=a.threads, on_curve=keep,
+                    device=a.device)
         if a.reference:
             r = record_reference(ref_path, key, r)
         print(json.dumps(r))
@@ -212,7 +221,8 @@ def main(argv=None) -> int:
             # --iters cuts a reference short (recorded in its "iterations") where the full run is too long.
             # The run records itself as it goes ("interrupted": true until it ends), so it may be cut
             # (Ctrl+C) once past its peak.
-            r = _subprocess([name, "paper", "--reference", "--stop", "never", "--curve-every",
+            r = _subprocess([name, "paper", "--reference", "--reference-file", str(ref_path), "--stop", "never",
+                             "--curve-every",
                              str(a.curve_every or 50), *(["--iters", str(a.iters)] if a.iters else []),
                              *common(name)])
             print(f"{name}: paper best {r['best_psnr']} dB at {r['best_iteration']}, {r['s_per_iter']} s/it", file=sys.stderr)

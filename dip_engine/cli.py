@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _precision_option(s, resuming: bool = False) -> None:
     s.add_argument("--precision", choices=restore.devices.PRECISIONS, default=None if resuming else "auto",
                    help=("default: the project's; " if resuming else "") +
-                        "auto: bfloat16 on a CUDA GPU that has it, else fp32; bf16: also on a CPU "
+                        "auto: bfloat16 on a CUDA GPU that has it for fits of 1 MP or more, else fp32; bf16: also on a CPU "
                         "(faster where it has AVX512-BF16 or AMX, slower where it has not; bench/README.md)")
 
 

@@ -51,15 +51,23 @@ def native_bf16(device: torch.device) -> bool:
         return torch.cuda.is_bf16_supported()
 
 
-def pick_precision(name: str, device: torch.device) -> str:
+# On an H200, autocast's casts cost more than bfloat16 saves on small fits: `fast` at 512² ran
+# 0.73x the speed of fp32, at 12 MP 2.23x (bench/README.md, "GPU"); a straight line through those
+# two sizes crosses 1x near 0.85 MP.
+BF16_MIN_PIXELS = 1_000_000
+
+
+def pick_precision(name: str, device: torch.device, pixels: int | None = None) -> str:
     """The arithmetic of the fit on `device`: "fp32", or "bf16" (the net's layers in bfloat16 under
     autocast; weights, loss, optimiser and result stay float32). "auto" is bf16 on a CUDA GPU
-    that has it natively, fp32 elsewhere: on CPUs bf16 is opt-in until it is measured on the whole
-    validation set (bench/README.md). ValueError for an unknown name."""
+    that has it natively when the largest single fit has at least BF16_MIN_PIXELS output
+    `pixels` (None: assume it has), fp32 elsewhere: on CPUs bf16 is opt-in until it is measured on
+    the whole validation set (bench/README.md). ValueError for an unknown name."""
     if name not in PRECISIONS:
         raise ValueError(f"unknown precision '{name}': choose one of {', '.join(PRECISIONS)}")
     if name == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
+        big = pixels is None or pixels >= BF16_MIN_PIXELS
+        return "bf16" if big and native_bf16(device) else "fp32"
     return name
 
 

@@ -19,6 +19,15 @@ def test_auto_precision_on_cuda_follows_native_bf16(monkeypatch):
     assert device.pick_precision("auto", torch.device("cuda")) == "fp32"   # emulated: slower than fp32
 
 
+def test_auto_precision_on_cuda_keeps_fp32_for_small_fits(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    gpu = torch.device("cuda")
+    assert device.pick_precision("auto", gpu, pixels=512 * 512) == "fp32"   # autocast costs more than it saves
+    assert device.pick_precision("auto", gpu, pixels=device.BF16_MIN_PIXELS) == "bf16"
+    assert device.pick_precision("bf16", gpu, pixels=64 * 64) == "bf16"     # asked for: kept
+    assert device.pick_precision("auto", torch.device("cpu"), pixels=4000 * 3000) == "fp32"
+
+
 def test_unknown_precision_names_the_choices():
     with pytest.raises(ValueError, match="choose one of auto, fp32, bf16"):
         device.pick_precision("fp16", torch.device("cpu"))

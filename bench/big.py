@@ -1,0 +1,74 @@
+"""How long a big photo takes with the default plan: a synthetic noisy photo (sigma 25, our own,
+no data needed) is denoised for --seconds, then stopped; the row records the plan (parts,
+workers), how far the run got and the end it predicted then.
+
+    python -m bench.big --size 3000 4000 --seconds 120            # 12 MP on this machine's CPU
+    python -m bench.big --size 3000 4000 --seconds 60 --device cuda
+
+`estimate_s` is the time so far over the fraction done (parts that ended count whole, the others
+by their share of the iteration budget, so it errs long when parts stop early); `eta_s` is what
+the progress bar showed at that moment. Rows are appended to --out (JSON lines).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench.parallel import photo
+from bench.record import machine
+from dip_engine import presets, restore
+from dip_engine.fit import Control
+
+
+def probe(size: tuple[int, int], seconds: float, device: str, precision: str, preset: str,
+          tile: int | None = None) -> dict:
+    control = Control()
+    job = restore.Job("denoise", photo(*size), preset=preset, device=device, precision=precision, tile=tile)
+    t0 = time.perf_counter()
+    first_iteration_s = wall = None
+    last = None
+    for step in restore.run(job, control):
+        if control.stopped:
+            continue   # let the workers wind down; the row describes the run before Stop
+        last = step
+        if step.iteration > 0 and first_iteration_s is None:
+            first_iteration_s = round(time.perf_counter() - t0, 2)
+        if time.perf_counter() - t0 > seconds:
+            wall = time.perf_counter() - t0
+            control.stop()
+    wall = wall or time.perf_counter() - t0
+    progress = last.progress or 0.0
+    return {"size": list(size), "megapixels": round(size[0] * size[1] / 1e6, 1), "preset": preset,
+            "device": device, "precision": precision, "tile": tile,
+            "parts": last.extra.get("parts", 1), "workers": last.extra.get("workers", 1),
+            "seconds": round(wall, 1), "first_iteration_s": first_iteration_s, "iterations": last.iteration,
+            "s_per_iter": round(last.s_per_iter, 5), "progress": round(progress, 4),
+            "estimate_s": round(last.elapsed_s / progress) if progress else None,
+            "eta_s": round(last.eta_s) if last.eta_s is not None else None,
+            "eta_range_s": [round(t) for t in last.eta_range] if last.eta_range else None}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.big", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"), default=[3000, 4000])
+    ap.add_argument("--seconds", type=float, default=120)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--precision", default="auto")
+    ap.add_argument("--preset", default=presets.DEFAULT)
+    ap.add_argument("--tile", type=int, help="tile side instead of the preset's (as a big number: one whole fit)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "big.jsonl")
+    a = ap.parse_args(argv)
+    row = {"machine": machine(), **probe(tuple(a.size), a.seconds, a.device, a.precision, a.preset, a.tile)}
+    print(json.dumps(row))
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    with a.out.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
