@@ -93,7 +93,8 @@ def _ours(task: str, name: str, holes: bool = False) -> Preset:
         # (F16 at 128 px near 950 iterations, at 256 px near 2250). Whole photos of 192 to 512 px
         # in overlapping 128-px tiles on 2 cores were +0.3 to +3.6 dB (mean +2.2) over one whole
         # fit, in 0.47-0.99x its time (F16 and 6 validation photos); the tiles' two seeds agree
-        # within 0.11 dB (bench/README.md, "Tiles").
+        # within 0.11 dB (bench/README.md, "Tiles"). On CPUs only: restore.plan fits the photo
+        # whole on a GPU, which small tiles one after another leave idle (bench/README.md, "GPU").
         return replace(base, pad="zeros", es_patience=300, tile=128)
     if task == "jpeg":
         return replace(base, iterations=iters * 4 // 5)
