@@ -36,7 +36,7 @@ def probe(size: tuple[int, int], seconds: float, device: str, precision: str, pr
         last = step
         if step.iteration > 0 and first_iteration_s is None:
             first_iteration_s = round(time.perf_counter() - t0, 2)
-        if time.perf_counter() - t0 > seconds:
+        if step.iteration > 0 and time.perf_counter() - t0 > seconds:   # at least one iteration to time
             wall = time.perf_counter() - t0
             control.stop()
     wall = wall or time.perf_counter() - t0

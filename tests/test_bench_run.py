@@ -38,6 +38,15 @@ def test_a_reference_run_records_its_curve_and_best_point(hill_data, tmp_path, m
     assert row["stop_suggested_at"] is None   # the paper preset has no auto-stop
 
 
+def test_a_reference_run_writes_the_file_it_is_given(hill_data, tmp_path, monkeypatch):
+    """Several reference runs at once (one GPU, five cases) each keep their own file."""
+    own = tmp_path / "ref_hill.json"
+    assert run.main(_reference(tmp_path, monkeypatch) + ["--reference-file", str(own)]) == 0
+    row = json.loads(own.read_text())["val_hill_denoise@32"]
+    assert row["device"] == "cpu" and row["iterations"] == 4
+    assert not (tmp_path / "results" / "reference.json").exists()
+
+
 def test_an_interrupted_reference_run_keeps_the_curve_it_had(hill_data, tmp_path, monkeypatch):
     args = _reference(tmp_path, monkeypatch)
     keep = run.record_reference
