@@ -328,6 +328,17 @@ def test_inpainting_presets_run_their_whole_budget(name):
     assert steps[-1].stopped_by == "iterations" and steps[-1].iteration == 120
 
 
+@pytest.mark.parametrize("name", ["fast", "balanced", "quality", "paper"])
+def test_super_resolution_presets_run_their_whole_budget(name):
+    # no noise to overfit: ES-WMV's early minimum ended zebra x4 at full size under Lanczos
+    assert presets.get("sr", name).auto_stop is False
+    lr = T(noisy_pair()[0][::2, ::2])
+    p = replace(presets.get("sr", name), channels=8, scales=2, es_window=5, es_patience=15)
+    steps = list(fit(Problem(lr, Downsample(2), (H, W)), p, iterations=60))
+    assert not any(s.stop_suggested or s.peak_iteration for s in steps)
+    assert steps[-1].stopped_by == "iterations" and steps[-1].iteration == 60
+
+
 def test_auto_stop_waits_for_the_gate():
     # ES-WMV's minimum only counts once the output has explained the photo down to the gate level
     _, noisy = noisy_pair()
