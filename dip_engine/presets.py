@@ -99,6 +99,8 @@ def _ours(task: str, name: str, holes: bool = False) -> Preset:
     if task == "jpeg":
         return replace(base, iterations=iters * 4 // 5)
     if task == "sr":
+        size = {"fast": "Small network", "balanced": "Medium network", "quality": "The paper's full-size network"}[name]
+        base = replace(base, description=f"{size} for upscaling: runs its whole budget, the detail keeps sharpening.")
         if name == "fast":
             # SR needs capacity below full resolution: on zebra x4 (160 px crop) 32 channels
             # everywhere plateau at 27.3 dB, (32,32,64,128,128) too. (32,64,128,128) over 4 scales

@@ -314,7 +314,12 @@ def test_auto_stop_is_offered_only_where_there_is_a_peak_to_find(window, tiny_ph
     assert not tp.auto_stop.isEnabled() and "whole budget" in tp.auto_stop.toolTip()
     assert "whole budget" in tp.preset_hint.text()
     tp.task_buttons["sr"].click()
-    assert tp.auto_stop.isEnabled()
+    assert not tp.auto_stop.isEnabled() and "Super-resolution runs its whole budget" in tp.auto_stop.toolTip()
+    assert "whole budget" in tp.preset_hint.text()
+    tp.task_buttons["denoise"].click()
+    assert tp.auto_stop.isEnabled() and "best point" in tp.auto_stop.toolTip()
+    tp.preset_combo.setCurrentIndex(tp.preset_combo.findData("draft"))
+    assert not tp.auto_stop.isEnabled() and "This preset runs its whole budget" in tp.auto_stop.toolTip()
 
 
 def test_live_frames_redraw_the_view_but_leave_the_action_states_alone(window, tiny_photo, monkeypatch):
