@@ -71,8 +71,11 @@ def main(argv=None):
     control = Control()
     best = (0, 0, 0)
     curve = []
+    suggested = None   # where auto-stop would have ended the run (--set auto_stop=True shows it)
     for s in fit(prob, p, iterations=a.iters, seed=a.seed, auto_stop=False, preview_every=a.every, control=control,
                  precision=a.precision):
+        if s.stop_suggested and suggested is None:
+            suggested = s.iteration
         if s.image is not None:
             # Inpainting results keep every known pixel (restore.compose): score what is saved.
             img = np.where(case.mask[..., None], s.image, case.observed) if case.task == "inpaint" else s.image
@@ -84,7 +87,7 @@ def main(argv=None):
             control.stop()
     row = {"case": a.case, "crop": a.crop, "preset": a.preset, "set": a.set, "precision": a.precision, "seed": a.seed,
            "best_psnr": round(best[0], 2), "best_it": best[1], "best_t": round(best[2], 1),
-           "s_per_iter": round(s.s_per_iter, 4)}
+           "s_per_iter": round(s.s_per_iter, 4), "stop_suggested_at": suggested}
     print(json.dumps(row))
     if a.out:
         with open(a.out, "a") as f:

@@ -187,13 +187,13 @@ def main(argv=None) -> int:
     ap.add_argument("--probe-only", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     bench_cases.use_data(a.data)  # the subprocesses inherit it
-    threads = (["--threads", str(a.threads)] if a.threads else []) + ["--device", a.device]
+    passed_on = (["--threads", str(a.threads)] if a.threads else []) + ["--device", a.device]
 
     def crop(name: str) -> int | None:
         return crop_for(a.crop, name)
 
     def common(name: str) -> list[str]:
-        return (["--crop", str(crop(name))] if crop(name) else []) + threads
+        return (["--crop", str(crop(name))] if crop(name) else []) + passed_on
 
     ref_path = a.reference_file
     if a.one:

@@ -217,14 +217,13 @@ class TaskPanel(QWidget):
         # inpainting and SR have no quality peak to find: their presets run their whole budget
         self._auto_stop_applies = pr.auto_stop
         self.auto_stop.setEnabled(pr.auto_stop and self.preset_combo.isEnabled())
-        self.auto_stop.setToolTip(
-            "Auto-stop watches how much the output still changes and ends the run near its best point."
-            if pr.auto_stop else
-            "Inpainting runs its whole budget: the fill keeps improving after the rest of the photo has "
-            "settled, so there is no peak to stop at." if task == "inpaint" else
-            "Super-resolution runs its whole budget: the upscale keeps improving to the end, so there is "
-            "no peak to stop at." if task == "sr" else
-            "This preset runs its whole budget, which ends near its best point.")
+        whole_budget = {
+            "inpaint": "Inpainting runs its whole budget: the fill keeps improving after the rest of the photo "
+                       "has settled, so there is no peak to stop at.",
+            "sr": "Super-resolution runs its whole budget: the upscale keeps improving to the end, so there "
+                  "is no peak to stop at."}.get(task, "This preset runs its whole budget, which ends near its best point.")
+        self.auto_stop.setToolTip("Auto-stop watches how much the output still changes and ends the run near "
+                                  "its best point." if pr.auto_stop else whole_budget)
         for key, spin in (("iters", self.iters_spin), ("lr", self.lr_spin), ("channels", self.channels_spin)):
             spin.setProperty("overridden", key in self._overrides)
             spin.style().unpolish(spin)
