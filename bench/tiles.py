@@ -4,24 +4,30 @@ fastest" of issue 12, on whole photos.
     python -m bench.tiles --cases f16_denoise,val_village_denoise --tile 128 --seeds 0,1 \\
         --out bench/results/tiles.jsonl
 
-For each case and seed: the default preset denoises the whole photo in overlapping tiles of
-`--tile` px fitted in parallel (one worker per core, auto-stop per tile), then the same preset
-fits the whole photo at once (the default plan at these sizes before `fast` denoise got tiles of
-its own) to its end: its result, and what Stop would have returned at the tiles' wall time.
-`--whole-seeds` limits the whole fit to some seeds. One JSON line per case and seed; `--summary
-FILE` prints the table of a file.
+For each case and seed (denoising or SR cases): the default preset restores the whole photo
+in overlapping tiles of `--tile` px (SR: px of the small photo) fitted in parallel (one worker
+per core, auto-stop per tile where the preset has it), then the same preset fits the whole
+photo at once (the default plan at these sizes before `fast` got tiles of its own) to its end:
+its result, and what Stop would have returned at the tiles' wall time. `--whole-seeds` limits
+the whole fit to some seeds. The table's "input" is what the user starts from: the noisy photo,
+or for SR its Lanczos upscale. One JSON line per case and seed; `--summary FILE` prints the
+table of a file. `--no-fallback` keeps every tile's network result, to measure what the
+per-tile fallback to the classical answer is worth.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
 from bench import cases as bench_cases
+from bench import classical as bench_classical
 from bench.record import machine
 from bench.run import _photo, _score
 from dip_engine import presets, restore
@@ -29,23 +35,33 @@ from dip_engine import presets, restore
 
 def _job(case: bench_cases.Case, seed: int, precision: str, iters: int | None, **kw) -> restore.Job:
     return restore.Job(case.task, _photo(case.observed), seed=seed, precision=precision, iters=iters,
-                       device="cpu", **kw)
+                       device="cpu", scale=case.scale if case.task == "sr" else 1, **kw)
 
 
-def tiled(case: bench_cases.Case, tile: int, seed: int, precision: str, iters: int | None = None) -> dict:
-    job = _job(case, seed, precision, iters, tile=tile, preview_every=10 ** 9)
+def _every_fit_usable():
+    """The engine with no usable rule: every part keeps its network's result (the parts' problems,
+    which carry the rule's level, are built in this process before the workers get them)."""
+    return mock.patch.object(restore.classical, "usable_mse", lambda *a, **k: None)
+
+
+def tiled(case: bench_cases.Case, tile: int, seed: int, precision: str, iters: int | None = None,
+          overlap: int | None = None, fallback: bool = True) -> dict:
+    job = _job(case, seed, precision, iters, tile=tile, overlap=overlap, preview_every=10 ** 9)
     t0 = time.perf_counter()
     last, eta, marks = None, [], [0.05, 0.25, 0.5]
-    for last in restore.run(job):
-        if marks and not last.done and last.eta_s is not None and (last.progress or 0) >= marks[0]:
-            marks.pop(0)   # what the progress bar promised then: [progress, seconds so far, ETA, low, high]
-            eta.append([round(last.progress, 3), round(time.perf_counter() - t0, 1), round(last.eta_s, 1),
-                        *(round(v, 1) for v in last.eta_range or (last.eta_s, last.eta_s))])
+    with contextlib.nullcontext() if fallback else _every_fit_usable():
+        for last in restore.run(job):
+            if marks and not last.done and last.eta_s is not None and (last.progress or 0) >= marks[0]:
+                marks.pop(0)   # what the progress bar promised then: [progress, seconds so far, ETA, low, high]
+                eta.append([round(last.progress, 3), round(time.perf_counter() - t0, 1), round(last.eta_s, 1),
+                            *(round(v, 1) for v in last.eta_range or (last.eta_s, last.eta_s))])
     wall = time.perf_counter() - t0
     s = bench_cases.score(case, last.result.pixels)
     return {"psnr": round(float(s["psnr"]), 3), "ssim": round(s["ssim"], 4), "wall_s": round(wall, 1),
             "stopped_by": last.stopped_by, "parts": last.extra["parts"], "iterations": last.iteration,
             "iterations_per_part": round(last.iteration / last.extra["parts"]), "usable": last.usable,
+            "classical_parts": last.extra.get("unfinished_parts", []),   # parts that kept the classical answer
+            "overlap": restore.plan(job).overlap, "fallback": fallback,
             "eta": [e + [round((e[1] + e[2]) / wall - 1, 3)] for e in eta]}   # ... and its error: end / wall - 1
 
 
@@ -80,6 +96,12 @@ def classical_psnr(path: Path) -> dict[str, float]:
             for m in r["methods"] if m["method"] == "bm3d"}
 
 
+def start_psnr(case: bench_cases.Case) -> float:
+    """PSNR of what the user starts from: the noisy photo, or for SR its Lanczos upscale."""
+    start = case.observed if case.task == "denoise" else bench_classical.restore(case, "lanczos")
+    return float(bench_cases.score(case, start)["psnr"])
+
+
 def summary(rows: list[dict], bm3d: dict[str, float] | None = None) -> str:
     bm3d = bm3d or {}
     out = ["| case, seed | input | BM3D | tiles of N px: PSNR, time (parts x mean iterations) | whole photo at the "
@@ -91,7 +113,8 @@ def summary(rows: list[dict], bm3d: dict[str, float] | None = None) -> str:
                  f"{w['wall_s']:.0f} s ({w['iterations']}, {w['stopped_by']}) | {t['psnr'] - w['psnr']:+.2f}"
                  if w else "not run | not run | —")
         b = f"{bm3d[r['case']]:.2f}" if r["case"] in bm3d else "—"
-        out.append(f"| {r['case']} s{r['seed']} | {r['input_psnr']:.2f} | {b} | {r['tile']} px: {t['psnr']:.2f} dB, "
+        out.append(f"| {r['case']} s{r['seed']} | {r['input_psnr']:.2f} | {b} | {r['tile']} px"
+                   f"{'' if t.get('fallback', True) else ', no fallback'}: {t['psnr']:.2f} dB, "
                    f"{t['wall_s']:.0f} s ({t['parts']} x {t['iterations_per_part']}) | {cells} |")
     w_rows = [r for r in rows if r["whole"]]
     if w_rows:
@@ -123,7 +146,11 @@ def main(argv=None) -> int:
     bench_cases.add_data_option(ap)
     ap.add_argument("--cases", default="f16_denoise")
     ap.add_argument("--tile", type=int, default=128)
+    ap.add_argument("--overlap", type=int, help="tile overlap in px (default: the engine's, tile // 8 and at least 16)")
     ap.add_argument("--seeds", default="0")
+    ap.add_argument("--no-fallback", action="store_true",
+                    help="keep every tile's network result, even where the usable rule would keep the "
+                         "classical answer (what the per-tile fallback is worth)")
     ap.add_argument("--whole-seeds", metavar="SEEDS",
                     help="seeds that also get the whole fit (default: all of --seeds)")
     ap.add_argument("--iters", type=int, help="iteration budget per fit (default: the preset's)")
@@ -144,18 +171,18 @@ def main(argv=None) -> int:
     whole_seeds = [int(s) for s in a.whole_seeds.split(",")] if a.whole_seeds else seeds
     for name in names:
         case = bench_cases.build_or_exit(name, None, "bench.tiles")
-        if case.task != "denoise":
-            sys.exit(f"bench.tiles: {name} is a {case.task} case; this bench compares denoising fits")
+        if case.task not in ("denoise", "sr"):
+            sys.exit(f"bench.tiles: {name} is a {case.task} case; this bench compares denoising and SR fits")
         for seed in seeds:
-            t = tiled(case, a.tile, seed, a.precision, a.iters)
+            t = tiled(case, a.tile, seed, a.precision, a.iters, a.overlap, fallback=not a.no_fallback)
             print(f"{name} s{seed} tiles {a.tile}: {t}", file=sys.stderr, flush=True)
             w = whole(case, t["wall_s"], seed, a.precision, a.iters) if seed in whole_seeds else None
             if w:
                 print(f"{name} s{seed} whole at {w['wall_s']} s: {w['psnr']} dB ({w['iterations']} its)",
                       file=sys.stderr, flush=True)
-            row = {"case": name, "seed": seed, "size": list(case.truth.shape[1::-1]), "tile": a.tile,
+            row = {"case": name, "seed": seed, "size": list(case.truth.shape[1::-1]), "tile": a.tile, "overlap": t["overlap"],
                    "preset": presets.DEFAULT, "precision": a.precision, "iters": a.iters,
-                   "input_psnr": round(bench_cases.score(case, case.observed)["psnr"], 3),
+                   "input_psnr": round(start_psnr(case), 3),
                    "tiled": t, "whole": w, "machine": machine()}
             rows.append(row)
             with a.out.open("a") as f:   # one line per run: an interrupted bench keeps what it measured

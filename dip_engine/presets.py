@@ -37,8 +37,9 @@ class Preset:
     loss: str = "mse"                    # "mse" | "rmse" (DRP's square root of the MSE)
     tv: float = 0.0                      # weight of a total-variation term on the output (DRP)
     tile: int | None = None              # denoise/jpeg/sr: photos bigger than this are fitted in
-                                         # overlapping tiles of this side (input px); None: only
-                                         # when memory or Stop needs tiles
+                                         # overlapping tiles of this side (output px: SR tiles the
+                                         # small photo by tile // scale); None: only when memory
+                                         # or Stop needs tiles
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,8 +110,14 @@ def _ours(task: str, name: str, holes: bool = False) -> Preset:
             # (32,64,128,128,128) over 5 scales with reflection (seed 1: 26.78 at 600), in 8 %
             # less time per iteration (the paper net's best on seed 0: 27.60). With reflection
             # padding the 4-scale net gets 26.92 at 500 (bench/README.md).
+            # Tiles of 192 px out (48 px of the small photo at x4), the size it was tuned on, as
+            # denoising: photos of 576x384 / 512x384 px out fitted whole end their 600 iterations
+            # under Lanczos (zebra 24.56 dB, street 25.28, lighthouse 32.30); in tiles they reach
+            # 26.18, 26.69 and 33.03 dB (+0.3 to +1.4 over Lanczos, seed 0; seed 1 within 0.1),
+            # in about 1.5x the whole fit's time (bench/README.md, "SR in tiles").
+            # Measured at x4 only. CPUs only, as denoising's tiles.
             return replace(base, reg_noise=0.03, channels=(32, 64, 128, 128), scales=4, pad="zeros",
-                           iterations=600)
+                           iterations=600, tile=192)
         return replace(base, reg_noise=0.03)
     if task == "inpaint" and holes:
         # The paper's deep net without skip connections (depth helps large holes, skips hurt),

@@ -208,8 +208,10 @@ def plan(job: Job) -> Plan:
     # The preset's own tile size, where it fits better in pieces than whole; a tile asked for wins.
     # CPUs only: a GPU fits small tiles one after another and idles on each (H200: 0.032 s per
     # iteration of a 128² tile, 0.016 s of a whole 512² photo), so the whole photo is ~10x sooner.
-    best = preset.tile if dev.type == "cpu" and job.tile is None and preset.tile and preset.tile < max(h, w) \
-        else None
+    # The preset's tile is in output px (the size the net fits), so SR tiles the small photo in
+    # pieces of tile // scale px.
+    own = max(MIN_OVERLAP, preset.tile // ph.scale) if preset.tile else None
+    best = own if dev.type == "cpu" and job.tile is None and own and own < max(h, w) else None
     cap = latency.max_pixels(preset, c, dev.type) if job.responsive else None
     if not forced and not best and whole_est <= budget and (cap is None or H * W <= cap):
         base.notes.append(f"Fitting all {W}x{H} px at once (est. {human(whole_est)}, budget {human(budget)} "

@@ -13,6 +13,7 @@ def test_tiles_and_the_whole_fit_are_recorded_side_by_side(hill_data, tmp_path, 
     assert tiles.main(args) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["seed"] for r in rows] == [0, 1] and all(r["size"] == [96, 64] for r in rows)
+    assert all(r["overlap"] == 16 for r in rows)
     for r in rows:
         t = r["tiled"]
         assert t["parts"] == 2 and t["iterations"] == 60 and t["psnr"] > r["input_psnr"]
@@ -48,6 +49,32 @@ def test_tiles_and_the_whole_fit_are_recorded_side_by_side(hill_data, tmp_path, 
     assert f"mean tiles - BM3D over 1 photos (seeds averaged): {gap:+.2f} dB" in table
 
 
-def test_only_denoising_cases_are_compared(hill_data, tmp_path):
-    with pytest.raises(SystemExit, match="sr case"):
-        tiles.main(["--cases", "val_hill_sr4", "--out", str(tmp_path / "t.jsonl")])
+def test_sr_tiles_start_from_lanczos(hill_data, tmp_path):
+    """SR cases tile the small photo; the "input" they are measured against is its Lanczos upscale."""
+    out = tmp_path / "tiles.jsonl"
+    assert tiles.main(["--cases", "val_hill_sr4", "--tile", "16", "--iters", "20", "--whole-seeds", "99",
+                       "--out", str(out)]) == 0
+    row = json.loads(out.read_text())
+    case = tiles.bench_cases.build("val_hill_sr4")
+    lanczos = tiles.bench_cases.score(case, tiles.bench_classical.restore(case, "lanczos"))["psnr"]
+    assert row["input_psnr"] == pytest.approx(lanczos, abs=1e-3) and row["whole"] is None
+    t = row["tiled"]
+    assert t["parts"] == 2 and t["iterations"] == 40 and set(t["classical_parts"]) <= {0, 1}
+    assert row["overlap"] == t["overlap"] == 8   # the engine's 16, at most half the tile
+
+
+def test_only_denoising_and_sr_cases_are_compared(hill_data, tmp_path):
+    with pytest.raises(SystemExit, match="inpaint case"):
+        tiles.main(["--cases", "val_hill_inpaint", "--out", str(tmp_path / "t.jsonl")])
+
+
+def test_no_fallback_keeps_every_tiles_network_result(hill_data, tmp_path, capsys):
+    """20 iterations are far from Lanczos: the usable rule keeps it in both tiles, unless told not to."""
+    out = tmp_path / "tiles.jsonl"
+    common = ["--cases", "val_hill_sr4", "--tile", "16", "--iters", "20", "--whole-seeds", "99", "--out", str(out)]
+    assert tiles.main(common) == 0 and tiles.main(common + ["--no-fallback"]) == 0
+    kept, net = (json.loads(line)["tiled"] for line in out.read_text().splitlines())
+    assert kept["fallback"] and kept["classical_parts"] == [0, 1] and not kept["usable"]
+    assert not net["fallback"] and net["classical_parts"] == [] and net["usable"]
+    assert kept["psnr"] != net["psnr"]
+    assert "| 16 px, no fallback: " in capsys.readouterr().out
