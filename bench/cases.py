@@ -5,8 +5,8 @@ holding `dip-paper/` and `validation/`.
 
 Case names: the paper's (`f16_denoise`, `zebra_sr4`, `kate_text`, `vase_object`,
 `library_holes`) and, per validation photo NAME, `val_NAME_denoise`, `val_NAME_sr4`,
-`val_NAME_inpaint`. Groups (`select`): `paper`, `val`, `val_denoise`, `val_sr4`, `val_inpaint`,
-`all`.
+`val_NAME_inpaint` (and `val_NAME_sr2`, `val_NAME_sr8`: the other scales, in no group). Groups
+(`select`): `paper`, `val`, `val_denoise`, `val_sr4`, `val_inpaint`, `all`.
 """
 from __future__ import annotations
 
@@ -198,15 +198,16 @@ def _paper(name: str, crop: int | None) -> Case:
 def _validation(name: str, crop: int | None) -> Case:
     photo, _, task = name[4:].rpartition("_")
     path = _folder("validation") / f"{photo}.png"
-    if task not in VAL_TASKS or not photo or not path.is_file():
+    scale = int(task[2:]) if task in ("sr2", "sr4", "sr8") else None
+    if (task not in VAL_TASKS and not scale) or not photo or not path.is_file():
         raise KeyError(name)
     gt = _load(path)
     if task == "denoise":
         gt = _crop(gt, crop, 32)
         return Case(name, "denoise", "paper", 3000, _noisy(gt), gt)
-    if task == "sr4":
-        gt = _crop(gt, crop * 4 if crop else None, 4)
-        return Case(name, "sr", "paper", 2000, _lanczos_down(gt, 4), gt, scale=4, protocol="y4")
+    if scale:
+        gt = _crop(gt, crop * scale if crop else None, scale)
+        return Case(name, "sr", "paper", 2000, _lanczos_down(gt, scale), gt, scale=scale, protocol="y4")
     gt = _crop(gt, crop, 32)
     mask = stroke_mask(*gt.shape[:2], seed=zlib.crc32(photo.encode()), weights=texture(gt))
     return Case(name, "inpaint", "paper", 6001, gt * ~mask[..., None], gt, mask=mask)

@@ -233,7 +233,7 @@ def plan(job: Job) -> Plan:
             tile = best
         else:
             best = None   # memory or Stop need smaller tiles than the preset's: say so below
-        overlap = max(MIN_OVERLAP, tile // 8)
+        overlap = min(max(MIN_OVERLAP, tile // 8), tile // 2)   # x8 SR's 24-px tiles: 12
     tiles = regions.tiles(h, w, tile, overlap)
     t, l, b, r = tiles[0]
     tile_est = est((b - t) * s, (r - l) * s)

@@ -103,6 +103,15 @@ def test_validation_sr4_case_is_lanczos_downscaled(data):
     assert cases.build("val_town_sr4", crop=16).truth.shape == (64, 64, 3)
 
 
+def test_validation_sr_at_other_scales_by_name_only(data):
+    x2, x8 = cases.build("val_town_sr2"), cases.build("val_town_sr8")
+    assert (x2.scale, x2.truth.shape, x2.observed.shape) == (2, (100, 130, 3), (50, 65, 3))   # the photo is 130 px wide
+    assert (x8.scale, x8.truth.shape, x8.observed.shape) == (8, (96, 128, 3), (12, 16, 3))
+    assert "val_town_sr2" not in cases.select("val")
+    with pytest.raises(KeyError, match="unknown case val_town_sr3"):
+        cases.build("val_town_sr3")
+
+
 def test_validation_inpaint_case_has_stroke_mask_and_scores_inside_it(data):
     c = cases.build("val_lake_inpaint")
     gt = c.truth

@@ -433,6 +433,8 @@ def test_plan_fits_fast_sr_in_tiles_of_its_own_size(monkeypatch):
     x2 = restore.plan(restore.Job("sr", photo(h=96, w=128), scale=2, preset="fast"))
     assert x2.tiled and x2.tile == 96 and len(x2.tiles) == 2 and "(96x96 px out)" not in x2.notes[0]
     assert all(r - l <= 192 for t, l, b, r in x2.regions)
+    x8 = restore.plan(restore.Job("sr", photo(h=48, w=64), scale=8, preset="fast"))
+    assert x8.tile == 24 and x8.overlap == 12   # at most half the tile, as for a tile asked for
     paper = restore.plan(restore.Job("sr", photo(h=96, w=128), scale=4, preset="paper"))
     assert not any("sharper" in n for n in paper.notes)   # only Stop's latency may tile it
 
