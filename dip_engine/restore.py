@@ -669,7 +669,8 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
         # one in-process fit takes the request itself and answers with its own state: ours instead
         asked = control.take_checkpoint_request() or (step.checkpoint is not None and not step.done)
         image, conf = frame() if step.done or step.image is not None else (None, None)
-        last = _parts_step(step, i, n, per, iters, ended, t0, preset, workers, image, pl, (H, W), resumed)
+        last = _parts_step(step, i, n, per, iters, ended, t0, preset, fit_kw["auto_stop"] and preset.auto_stop,
+                           workers, image, pl, (H, W), resumed)
         last.confidence = conf
         if asked and sum(reasons[k] != "user" for k in ended) > saved:
             last.checkpoint = checkpoint()
@@ -690,7 +691,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
 
 
 def _parts_step(step: Step, i: int, n: int, per: int, iters: list, ended: dict, t0: float,
-                preset: presets.Preset, workers: int, image, pl: Plan, size: tuple[int, int],
+                preset: presets.Preset, stops: bool, workers: int, image, pl: Plan, size: tuple[int, int],
                 resumed: int = 0) -> Step:
     """The whole run's Step from part i's: iterations, time and progress summed over the parts
     (`resumed`: the iterations of parts taken from a checkpoint, fitted before `t0`)."""
@@ -699,9 +700,10 @@ def _parts_step(step: Step, i: int, n: int, per: int, iters: list, ended: dict, 
     wall = time.perf_counter() - t0
     spi = wall / max(it - resumed, 1)   # wall time per iteration of this run (all workers)
     fraction = sum(1.0 if k in ended else iters[k] / per for k in range(n)) / n
-    # parts still to come: as long as the parts that ended so far, within their budget
+    # parts still to come: as long as the parts that ended so far, within their budget; parts
+    # that cannot auto-stop (SR, inpainting, Stop "never") run it all
     guess = np.mean(list(ended.values())) if ended else \
-        (per + min(per, preset.es_window + preset.es_patience)) / 2
+        (per + min(per, preset.es_window + preset.es_patience)) / 2 if stops else per
     running = [k for k in range(n) if k not in ended and iters[k] > 0]
     waiting = n - len(ended) - len(running)
     soon = sum(max(0.0, min(per, guess) - iters[k]) for k in running) + waiting * min(per, guess)
