@@ -180,7 +180,8 @@ def main(argv=None) -> int:
             if w:
                 print(f"{name} s{seed} whole at {w['wall_s']} s: {w['psnr']} dB ({w['iterations']} its)",
                       file=sys.stderr, flush=True)
-            row = {"case": name, "seed": seed, "size": list(case.truth.shape[1::-1]), "tile": a.tile, "overlap": t["overlap"],
+            row = {"case": name, "seed": seed, "size": list(case.truth.shape[1::-1]), "tile": a.tile,
+                   "overlap": t["overlap"],
                    "preset": presets.DEFAULT, "precision": a.precision, "iters": a.iters,
                    "input_psnr": round(start_psnr(case), 3),
                    "tiled": t, "whole": w, "machine": machine()}
