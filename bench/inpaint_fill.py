@@ -110,7 +110,7 @@ def main(argv=None):
                    "mask_share": round(float(mask.mean()), 4), "region": list(s.region),
                    "telea": round(psnr(fills["telea"][mask], gt[mask]), 3),
                    "ns": round(psnr(fills["ns"][mask], gt[mask]), 3), "curve": curve,
-                   "usable_at": usable_at, "es_stop": es_stop, "s_per_iter": round(s.s_per_iter, 4),
+                   "usable_at": usable_at, "kept": s.extra.get("kept"), "es_stop": es_stop, "s_per_iter": round(s.s_per_iter, 4),
                    "wall_s": round(time.perf_counter() - t0, 1)}
             print(f"{name} s{seed} {a.tag}: dip {curve[-1][1]:.2f} (best {max(c[1] for c in curve):.2f}) "
                   f"telea {row['telea']:.2f} ns {row['ns']:.2f} usable@{usable_at} es {es_stop} "

@@ -9,6 +9,8 @@ and what it keeps when it is stopped before its result is usable.
 `usable_mse` says when a fit's result may replace that answer: the level its data term (the
 loss of the smoothed output against the observation) must fall to. The levels are per task,
 with the measurements behind them in bench/README.md ("When a result is usable").
+Inpainting judges the fill itself: `holdout` picks known pixels beside the marks that the fit
+does not see, and the fit's prediction of them must beat Telea's.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ import numpy as np
 from .noise import estimate_sigma
 
 TELEA_RADIUS = 3
+HOLDOUT_SHARE = 0.1       # of the band of known pixels beside the marks
+HOLDOUT_RADIUS = (2, 12)  # px: the discs are as wide as the marks, within these bounds
 
 
 def lanczos_upscale(img: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -34,6 +38,31 @@ def telea_fill(img: np.ndarray, fill: np.ndarray) -> np.ndarray:
     return np.clip(np.stack(chans, axis=2) / 255, 0, 1)
 
 
+def holdout(marks: np.ndarray) -> np.ndarray:
+    """Known pixels beside the `marks` (bool H x W) left out of the fit to judge its fill by.
+
+    Discs as wide as the marks (radius: the marks' area over their perimeter, about half their
+    width) centred on known pixels at most that far from them, covering about a tenth of that
+    band: holes like the marks, in the same texture. Seeded, so a run is reproducible.
+    """
+    marks = np.asarray(marks, bool)
+    known = ~marks
+    m8 = marks.astype(np.uint8)
+    edge = marks & (cv2.dilate(known.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    lo, hi = HOLDOUT_RADIUS
+    r = int(np.clip(round(marks.sum() / max(1, edge.sum())), lo, hi))
+    band = known & (cv2.distanceTransform(1 - m8, cv2.DIST_L2, 5) <= r)
+    where = np.flatnonzero(band)
+    held = np.zeros(marks.shape, np.uint8)
+    if where.size == 0:
+        return held.astype(bool)
+    discs = max(1, int(np.ceil(HOLDOUT_SHARE * where.size / (np.pi * r * r / 2))))
+    for i in np.random.default_rng(0).choice(where, size=min(discs, where.size), replace=False):
+        y, x = divmod(int(i), marks.shape[1])
+        cv2.circle(held, (x, y), r, 1, -1)
+    return (held > 0) & known
+
+
 def _mse(a: np.ndarray, b: np.ndarray, weight: np.ndarray | None = None) -> float:
     d = (np.asarray(a, np.float64) - b) ** 2
     if weight is None:
@@ -42,14 +71,16 @@ def _mse(a: np.ndarray, b: np.ndarray, weight: np.ndarray | None = None) -> floa
 
 
 def usable_mse(task: str, observation: np.ndarray, known: np.ndarray | None = None,
-               downsample=None, upscaled: np.ndarray | None = None) -> float | None:
+               downsample=None, upscaled: np.ndarray | None = None, held: np.ndarray | None = None) -> float | None:
     """The data-term level at which a fit's smoothed output beats the classical answer.
 
     denoise: the output's residual against the noisy photo is about sigma^2 + its error, while the
       error stays independent of the noise; below 1.5 sigma^2 it has removed at least half the
       noise power (3 dB) (sigma estimated from the photo, `noise.estimate_sigma`).
-    jpeg and inpainting: the output (on known pixels) must be at least as faithful to the photo as
-      a Gaussian blur of 1 px would be: sharper than a blur, whatever the photo's texture.
+    jpeg: the output must be at least as faithful to the photo as a Gaussian blur of 1 px would
+      be: sharper than a blur, whatever the photo's texture.
+    inpainting: the output on the `held` pixels (`holdout`, not fitted) must be at least as close
+      to the photo as Telea's fill of the marks and those pixels (`known`: outside the marks).
     sr: the output, downscaled, must match the small photo at least as well as the Lanczos
       upscale (`upscaled`) does, downscaled the same way (`downsample`, numpy in and out).
     """
@@ -58,9 +89,7 @@ def usable_mse(task: str, observation: np.ndarray, known: np.ndarray | None = No
         return 1.5 * estimate_sigma(obs) ** 2
     if task == "sr":
         return _mse(downsample(upscaled), obs)
-    blurred = cv2.GaussianBlur(obs, (0, 0), 1.0, borderType=cv2.BORDER_REFLECT)
     if task == "inpaint":
-        # blur the Telea-filled photo so the unknown pixels do not bleed black into the border
-        blurred = cv2.GaussianBlur(telea_fill(obs, ~known), (0, 0), 1.0, borderType=cv2.BORDER_REFLECT)
-        return _mse(blurred.reshape(obs.shape), obs, known.astype(np.float32))
+        return _mse(telea_fill(obs, ~known | held), obs, held.astype(np.float32))
+    blurred = cv2.GaussianBlur(obs, (0, 0), 1.0, borderType=cv2.BORDER_REFLECT)
     return _mse(blurred.reshape(obs.shape), obs)

@@ -90,6 +90,7 @@ class Problem:
     # The result is "usable" (better than the classical fallback) once the smoothed output's data
     # term falls to this level; None: usable from the start (restore.py says per task why).
     usable_mse: float | None = None
+    judged: torch.Tensor | None = None  # 1 x 1 x h x w: the pixels that data term is measured on (None: `weight`)
     # Auto-stop may only fire once the smoothed output's data term has fallen to this level
     # (denoising: about the noise power, so the net has explained the photo); None: no such gate.
     stop_gate_mse: float | None = None
@@ -320,6 +321,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     trained = [p for p in net.parameters() if p.requires_grad] + ([z] if z.requires_grad else [])
     obs = problem.observation.to(device)
     weight = problem.weight.to(device) if problem.weight is not None else None
+    judged = problem.judged.to(device) if problem.judged is not None else weight
     op = problem.operator.to(device)
     opt = make_optimizer(trained, lr or preset.lr)
     es = WindowedVariance(preset.es_window, preset.es_patience)
@@ -351,9 +353,9 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     def snapshot_image(t: torch.Tensor) -> np.ndarray:
         return t[0].permute(1, 2, 0).float().cpu().numpy().copy()
 
-    def data_term(t: torch.Tensor) -> float:
+    def data_term(t: torch.Tensor, on: torch.Tensor | None = weight) -> float:
         with torch.no_grad():
-            return float(weighted_mse(op(t), obs, weight))
+            return float(weighted_mse(op(t), obs, on))
 
     def step(done: bool, loss: float, with_image: bool) -> Step:
         it = st.iteration
@@ -365,7 +367,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
             img = snapshot_image(shown)
         if shown is not None and (done or not st.usable):
             # latched while running (the fit only gets closer); the final image is judged on its own
-            ok = data_term(shown) <= problem.usable_mse if problem.usable_mse is not None else True
+            ok = data_term(shown, judged) <= problem.usable_mse if problem.usable_mse is not None else True
             st.usable = ok if done else st.usable or ok
         if done:
             eta = rng = None

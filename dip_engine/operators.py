@@ -57,19 +57,6 @@ class Downsample(nn.Module):
         return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), stride=(self.scale, 1), groups=c)
 
 
-class Mask(nn.Module):
-    """Inpainting: only the known pixels (mask == 1) take part in the data term."""
-
-    scale = 1
-
-    def __init__(self, known: torch.Tensor):
-        super().__init__()
-        self.register_buffer("known", known, persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.known
-
-
 def weighted_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean squared error, averaged over the weighted pixels only when a weight is given."""
     d = (pred - target) ** 2
@@ -83,4 +70,4 @@ def bicubic_upscale(x: torch.Tensor, factor: int) -> torch.Tensor:
     return F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)
 
 
-__all__ = ["Identity", "Downsample", "Mask", "lanczos_kernel", "weighted_mse", "bicubic_upscale"]
+__all__ = ["Identity", "Downsample", "lanczos_kernel", "weighted_mse", "bicubic_upscale"]

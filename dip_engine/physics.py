@@ -22,7 +22,7 @@ from . import classical, stopping
 from .fit import Problem
 from .imageio import Photo, to_samples
 from .noise import estimate_sigma
-from .operators import Downsample, Identity, Mask
+from .operators import Downsample, Identity
 from .regions import Region
 
 SCALES = range(2, 9)
@@ -157,9 +157,13 @@ class Inpainting(Physics):
     def part(self, pixels: np.ndarray, region: Region) -> tuple[Problem, np.ndarray]:
         obs = self.observation(pixels, region)
         known = ~self.fill(region)
-        weight = torch.from_numpy(known.astype(np.float32))[None, None]
-        problem = Problem(tensor(obs * known[..., None]), Mask(weight), _size(region), weight=weight,
-                          usable_mse=classical.usable_mse(self.task, obs, known))
+        held = classical.holdout(~known)   # known, but not fitted: the fill is judged on them
+
+        def weight(m: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(m.astype(np.float32))[None, None]
+
+        problem = Problem(tensor(obs * known[..., None]), Identity(), _size(region), weight=weight(known & ~held),
+                          judged=weight(held), usable_mse=classical.usable_mse(self.task, obs, known, held=held))
         return problem, classical.telea_fill(obs, ~known)
 
     def composite(self, pixels: np.ndarray, region: Region, image: np.ndarray) -> np.ndarray:

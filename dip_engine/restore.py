@@ -210,7 +210,7 @@ def plan(job: Job) -> Plan:
     # iteration of a 128² tile, 0.016 s of a whole 512² photo), so the whole photo is ~10x sooner.
     # The preset's tile is in output px (the size the net fits), so SR tiles the small photo in
     # pieces of tile // scale px.
-    own = max(MIN_OVERLAP, preset.tile // ph.scale) if preset.tile else None
+    own = preset.tile // ph.scale if preset.tile else None   # x8 SR: 24 px
     best = own if dev.type == "cpu" and job.tile is None and own and own < max(h, w) else None
     cap = latency.max_pixels(preset, c, dev.type) if job.responsive else None
     if not forced and not best and whole_est <= budget and (cap is None or H * W <= cap):

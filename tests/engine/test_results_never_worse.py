@@ -1,6 +1,7 @@
 """A result is never worse than what the user started with (issue 13): the first frame is the
 classical answer, a run stopped before its result is usable keeps that answer and says so, and
 tiled runs count progress against a total fixed from the start."""
+import cv2
 import numpy as np
 import pytest
 
@@ -133,3 +134,53 @@ def test_stop_takes_effect_before_the_backward_pass():
     steps = list(fit(prob, get("denoise", "fast"), iterations=50, control=control))
     # the third iteration's forward pass saw the stop: no optimiser step was taken for it
     assert steps[-1].stopped_by == "user" and steps[-1].iteration == 2
+
+
+def stroke(h=64, w=72):
+    m = np.zeros((h, w), bool)
+    m[30:36, 8:60] = True   # 6 px wide
+    m[10:50, 40:44] = True  # 4 px wide
+    return m
+
+
+def test_inpainting_holds_out_known_pixels_beside_the_marks():
+    marks = stroke()
+    held = classical.holdout(marks)
+    assert np.array_equal(held, classical.holdout(marks))   # the same pixels every run
+    assert held.any() and not (held & marks).any()
+    near = cv2.distanceTransform((~marks).astype(np.uint8), cv2.DIST_L2, 5)   # px to the nearest mark
+    assert near[held].max() <= 2 * 3 + 1   # discs as wide as the marks (about 3 px here), beside them
+    band = ~marks & (near <= 3)
+    assert 0.05 < held.sum() / band.sum() < 0.3   # a small share: the fill keeps most of its context
+    tiny = np.zeros((40, 40), bool)
+    tiny[20, 20] = True
+    assert classical.holdout(tiny).sum() > 0   # even one marked pixel is judged on something
+
+
+def test_an_inpainting_fit_is_judged_on_pixels_it_did_not_see():
+    import torch
+
+    # the fit sees a flat grey; the held-out pixels are white, which it cannot predict
+    obs = torch.full((1, 3, 16, 16), 0.5)
+    obs[..., 6:10, 6:10] = 1.0
+    seen = torch.ones(1, 1, 16, 16)
+    seen[..., 6:10, 6:10] = 0
+    judged = 1 - seen
+    base = dict(observation=obs, operator=Identity(), size=(16, 16), weight=seen, usable_mse=0.05)
+    last = list(fit(Problem(**base, judged=judged), get("inpaint", "fast"), iterations=40, auto_stop=False))[-1]
+    assert not last.usable
+    # measured on the pixels it fitted, the same run would have counted as usable
+    last = list(fit(Problem(**base), get("inpaint", "fast"), iterations=40, auto_stop=False))[-1]
+    assert last.usable
+
+
+def test_the_inpainting_level_is_teleas_error_on_the_held_pixels_filled_with_the_marks():
+    h, w = 64, 72
+    yy, xx = np.mgrid[0:h, 0:w]
+    truth = np.repeat((0.5 + 0.4 * np.sin(xx / 5.0 + yy / 9.0))[..., None], 3, axis=2).astype(np.float32)
+    marks = stroke(h, w)
+    held = classical.holdout(marks)
+    level = classical.usable_mse("inpaint", truth * ~marks[..., None], ~marks, held=held)
+    telea = classical.telea_fill(truth, marks | held)
+    assert level == pytest.approx(float(((telea - truth) ** 2)[held].mean()), rel=1e-5)
+    assert level > 0   # the truth itself (a perfect fill) would beat it
