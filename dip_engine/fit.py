@@ -90,7 +90,9 @@ class Problem:
     # The result is "usable" (better than the classical fallback) once the smoothed output's data
     # term falls to this level; None: usable from the start (restore.py says per task why).
     usable_mse: float | None = None
-    judged: torch.Tensor | None = None  # 1 x 1 x h x w: the pixels that data term is measured on (None: `weight`)
+    # 1 x 1 x h x w: known pixels the fit leaves out, the data term's pixels for the usable level
+    # (None: `weight`); they join the fit once the result is usable (inpainting, physics.py)
+    judged: torch.Tensor | None = None
     # Auto-stop may only fire once the smoothed output's data term has fallen to this level
     # (denoising: about the noise power, so the net has explained the photo); None: no such gate.
     stop_gate_mse: float | None = None
@@ -321,7 +323,9 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     trained = [p for p in net.parameters() if p.requires_grad] + ([z] if z.requires_grad else [])
     obs = problem.observation.to(device)
     weight = problem.weight.to(device) if problem.weight is not None else None
-    judged = problem.judged.to(device) if problem.judged is not None else weight
+    held_out = problem.judged is not None
+    judged = problem.judged.to(device) if held_out else weight
+    every = weight + judged if held_out else weight   # the fit's weight once the result is usable
     op = problem.operator.to(device)
     opt = make_optimizer(trained, lr or preset.lr)
     es = WindowedVariance(preset.es_window, preset.es_patience)
@@ -366,9 +370,12 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
             shown = st.best if at_best else st.smoothed
             img = snapshot_image(shown)
         if shown is not None and (done or not st.usable):
-            # latched while running (the fit only gets closer); the final image is judged on its own
+            # latched while running (the fit only gets closer); the final image is judged on its
+            # own, unless the judged pixels have joined the fit by then
             ok = data_term(shown, judged) <= problem.usable_mse if problem.usable_mse is not None else True
-            st.usable = ok if done else st.usable or ok
+            if held_out and ok and not st.usable:
+                st.lowest_loss = None   # the loss takes in the judged pixels: a step up, not a blow-up
+            st.usable = (st.usable or ok) if held_out or not done else ok
         if done:
             eta = rng = None
         else:
@@ -405,7 +412,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         opt.zero_grad(set_to_none=True)
         try:
             out = forward(inputs.perturb(st.z, preset.reg_noise, st.noise_rng))
-            loss = weighted_mse(op(out), obs, weight)
+            loss = weighted_mse(op(out), obs, every if held_out and st.usable else weight)
             if preset.loss == "rmse":
                 loss = loss.sqrt()
             if preset.tv:

@@ -184,3 +184,23 @@ def test_the_inpainting_level_is_teleas_error_on_the_held_pixels_filled_with_the
     telea = classical.telea_fill(truth, marks | held)
     assert level == pytest.approx(float(((telea - truth) ** 2)[held].mean()), rel=1e-5)
     assert level > 0   # the truth itself (a perfect fill) would beat it
+
+
+def test_held_out_pixels_join_the_fit_once_the_result_is_usable():
+    import torch
+
+    obs = torch.full((1, 3, 16, 16), 0.5)
+    obs[..., 6:10, 6:10] = 1.0
+    seen = torch.ones(1, 1, 16, 16)
+    seen[..., 6:10, 6:10] = 0
+    base = dict(observation=obs, operator=Identity(), size=(16, 16), weight=seen, judged=1 - seen)
+
+    def white_held(usable_mse):
+        steps = list(fit(Problem(**base, usable_mse=usable_mse), get("inpaint", "fast"), iterations=300,
+                         auto_stop=False, preview_every=10))
+        return steps[-1], float(steps[-1].image[6:10, 6:10].mean())
+
+    never, held_never = white_held(1e-9)      # never usable: the held pixels stay out of the fit
+    early, held_early = white_held(1.0)       # usable at the first check: they join the fit
+    assert not never.usable and early.usable
+    assert held_never < 0.7 < held_early   # the fit has learned the white square only once it saw it
