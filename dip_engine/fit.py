@@ -25,7 +25,7 @@ from .stopping import EXPECTED_STOP, WindowedVariance
 
 BLOWUP_RATIO = 10 ** 0.5  # a loss more than 5 dB above the lowest so far counts as a blow-up
 ES_PIXELS = 64 * 64      # ES-WMV looks at a strided copy of about this many pixels
-GATE_EVERY = 10          # iterations between checks of the auto-stop gate (Problem.stop_gate_mse)
+GATE_EVERY = 10          # iterations between checks of the auto-stop gate and the usable level (Problem)
 
 
 class Control:
@@ -361,6 +361,16 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         with torch.no_grad():
             return float(weighted_mse(op(t), obs, on))
 
+    def usable(t: torch.Tensor) -> bool:
+        return data_term(t, judged) <= problem.usable_mse if problem.usable_mse is not None else True
+
+    def judge() -> None:
+        """Latch `usable` once the smoothed output gets there (the fit only gets closer)."""
+        if not st.usable and usable(st.smoothed):
+            st.usable = True
+            if held_out:
+                st.lowest_loss = None   # the loss takes in the judged pixels: a step up, not a blow-up
+
     def step(done: bool, loss: float, with_image: bool) -> Step:
         it = st.iteration
         spi = st.elapsed_s / max(it, 1)
@@ -369,13 +379,10 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
             at_best = done and st.best is not None and st.best_due is None
             shown = st.best if at_best else st.smoothed
             img = snapshot_image(shown)
-        if shown is not None and (done or not st.usable):
-            # latched while running (the fit only gets closer); the final image is judged on its
-            # own, unless the judged pixels have joined the fit by then
-            ok = data_term(shown, judged) <= problem.usable_mse if problem.usable_mse is not None else True
-            if held_out and ok and not st.usable:
-                st.lowest_loss = None   # the loss takes in the judged pixels: a step up, not a blow-up
-            st.usable = (st.usable or ok) if held_out or not done else ok
+        if shown is not None and done and not (held_out and st.usable):
+            # latched while running (`judge`); the final image is judged on its own, unless the
+            # judged pixels have joined the fit by then
+            st.usable = usable(shown)
         if done:
             eta = rng = None
         else:
@@ -450,6 +457,8 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
                 it = st.iteration
                 w = min(preset.exp_weight, (1 + it) / (10 + it)) if preset.ema_warmup else preset.exp_weight
                 st.smoothed = o.clone() if st.smoothed is None else st.smoothed.mul_(w).add_(o, alpha=1 - w)
+                if (it + 1) % GATE_EVERY == 0:
+                    judge()
                 if not st.gated and (it + 1) % GATE_EVERY == 0 and data_term(st.smoothed) <= problem.stop_gate_mse:
                     # ES-WMV looks for its minimum from here on: earlier minima are a blur that
                     # has not yet taken in the photo's texture
