@@ -9,7 +9,7 @@ and what it keeps when it is stopped before its result is usable.
 `usable_mse` says when a fit's result may replace that answer: the level its data term (the
 loss of the smoothed output against the observation) must fall to. The levels are per task,
 with the measurements behind them in bench/README.md ("When a result is usable").
-Inpainting judges the fill itself: `holdout` picks known pixels beside the marks that the fit
+Inpainting judges the fill itself: `holdout` picks known pixels near the marks that the fit
 does not see, and the fit's prediction of them must beat Telea's.
 """
 from __future__ import annotations
@@ -39,24 +39,29 @@ def telea_fill(img: np.ndarray, fill: np.ndarray) -> np.ndarray:
 
 
 def holdout(marks: np.ndarray) -> np.ndarray:
-    """Known pixels beside the `marks` (bool H x W) left out of the fit to judge its fill by.
+    """Known pixels near the `marks` (bool H x W) left out of the fit to judge its fill by.
 
-    Discs as wide as the marks (radius: the marks' area over their perimeter, about half their
-    width) centred on known pixels at most that far from them, covering about a tenth of that
-    band: holes like the marks, in the same texture. Seeded, so a run is reproducible.
+    Discs as wide as the marks (radius r: the marks' area over their perimeter, about half their
+    width), holes like the marks in the same texture, covering about a tenth of the band of known
+    pixels within r of the marks. Their centres lie 2r to 3r from the marks, so a strip of r known
+    pixels stays between: discs that touched the marks widened them and took away the context the
+    fill needs most (bench/README.md, "Judging an inpainting fill"). Seeded, so a run is
+    reproducible.
     """
     marks = np.asarray(marks, bool)
     known = ~marks
-    m8 = marks.astype(np.uint8)
     edge = marks & (cv2.dilate(known.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
     lo, hi = HOLDOUT_RADIUS
     r = int(np.clip(round(marks.sum() / max(1, edge.sum())), lo, hi))
-    band = known & (cv2.distanceTransform(1 - m8, cv2.DIST_L2, 5) <= r)
-    where = np.flatnonzero(band)
+    near = cv2.distanceTransform(known.astype(np.uint8), cv2.DIST_L2, 5)   # px to the nearest mark
+    band = known & (near <= r)
+    where = np.flatnonzero(known & (near > 2 * r) & (near <= 3 * r))
+    if where.size == 0:   # the marks fill the photo, or no marks: the nearest known pixels instead
+        where = np.flatnonzero(band)
     held = np.zeros(marks.shape, np.uint8)
     if where.size == 0:
         return held.astype(bool)
-    discs = max(1, int(np.ceil(HOLDOUT_SHARE * where.size / (np.pi * r * r / 2))))
+    discs = max(1, int(np.ceil(HOLDOUT_SHARE * band.sum() / (np.pi * r * r))))
     for i in np.random.default_rng(0).choice(where, size=min(discs, where.size), replace=False):
         y, x = divmod(int(i), marks.shape[1])
         cv2.circle(held, (x, y), r, 1, -1)

@@ -143,13 +143,15 @@ def stroke(h=64, w=72):
     return m
 
 
-def test_inpainting_holds_out_known_pixels_beside_the_marks():
+def test_inpainting_holds_out_known_pixels_near_the_marks_but_not_touching_them():
     marks = stroke()
     held = classical.holdout(marks)
     assert np.array_equal(held, classical.holdout(marks))   # the same pixels every run
     assert held.any() and not (held & marks).any()
     near = cv2.distanceTransform((~marks).astype(np.uint8), cv2.DIST_L2, 5)   # px to the nearest mark
-    assert near[held].max() <= 2 * 3 + 1   # discs as wide as the marks (about 3 px here), beside them
+    # discs as wide as the marks (r about 3 px here), centred 2r-3r away: the fill keeps the r
+    # known pixels next to the marks, and is judged on holes like them close by
+    assert near[held].min() >= 3 and near[held].max() <= 4 * 3 + 1
     band = ~marks & (near <= 3)
     assert 0.05 < held.sum() / band.sum() < 0.3   # a small share: the fill keeps most of its context
     tiny = np.zeros((40, 40), bool)
