@@ -56,7 +56,7 @@ def holdout(marks: np.ndarray) -> np.ndarray:
     near = cv2.distanceTransform(known.astype(np.uint8), cv2.DIST_L2, 5)   # px to the nearest mark
     band = known & (near <= r)
     where = np.flatnonzero(known & (near > 2 * r) & (near <= 3 * r))
-    if where.size == 0:   # the marks fill the photo, or no marks: the nearest known pixels instead
+    if where.size == 0:   # the marks fill most of the crop: the known pixels next to them instead
         where = np.flatnonzero(band)
     held = np.zeros(marks.shape, np.uint8)
     if where.size == 0:
