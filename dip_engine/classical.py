@@ -58,9 +58,9 @@ def holdout(marks: np.ndarray) -> np.ndarray:
     where = np.flatnonzero(known & (near > 2 * r) & (near <= 3 * r))
     if where.size == 0:   # the marks fill most of the crop: the known pixels next to them instead
         where = np.flatnonzero(band)
-    held = np.zeros(marks.shape, np.uint8)
     if where.size == 0:
-        return held.astype(bool)
+        return np.zeros(marks.shape, bool)
+    held = np.zeros(marks.shape, np.uint8)
     discs = max(1, int(np.ceil(HOLDOUT_SHARE * band.sum() / (np.pi * r * r))))
     for i in np.random.default_rng(0).choice(where, size=min(discs, where.size), replace=False):
         y, x = divmod(int(i), marks.shape[1])
