@@ -54,17 +54,18 @@ def _peak_rss() -> int:
 
 def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, curve_every: int,
             stop: str, probe: int | None = None, threads: int | None = None,
-            on_curve: Callable[[dict], None] | None = None, device: str = "cpu") -> dict:
+            on_curve: Callable[[dict], None] | None = None, device: str = "cpu", seed: int = 0) -> dict:
     """One case with one preset in this process. `probe`: only time that many iterations.
     `on_curve`: called with the row so far after every curve sample (a reference run that is interrupted
-    keeps its curve). `device`: where it runs; the authors' configuration always runs in fp32 (on
-    a CUDA GPU with torch's defaults, i.e. TF32 convolutions), ours in the device's default precision."""
+    keeps its curve). `seed`: the net's and its input's seed. `device`: where it runs; the authors'
+    configuration always runs in fp32 (on a CUDA GPU with torch's defaults, i.e. TF32 convolutions),
+    ours in the device's default precision."""
     case = bench_cases.build(case_name, crop)
     paper = preset == "paper"
     preset = case.paper_preset if paper else preset
     job = restore.Job(case.task, _photo(case.observed), mask=case.mask, scale=case.scale, preset=preset,
                       iters=(probe + 1) if probe else iters, stop="never" if probe else stop,
-                      threads=threads, preview_every=curve_every or 10 ** 9, device=device,
+                      threads=threads, preview_every=curve_every or 10 ** 9, device=device, seed=seed,
                       precision="fp32" if paper else "auto",
                       responsive=not preset.startswith("paper"))  # the notebooks fit the whole photo
     base = case.observed if case.task != "sr" else None
@@ -103,7 +104,7 @@ def run_one(case_name: str, preset: str, crop: int | None, iters: int | None, cu
            "stop_suggested_at": suggested,
            "wall_s": round(wall, 2), "s_per_iter": round(last.elapsed_s / max(last.iteration, 1), 4),
            "peak_rss_mb": round(_peak_rss() / 2 ** 20, 1),
-           "threads": torch.get_num_threads(), "device": device}
+           "threads": torch.get_num_threads(), "device": device, "seed": seed}
     if probe:
         # Skip the warm-up iteration: steady-state seconds per iteration.
         out["s_per_iter"] = round((last.elapsed_s - first_iter_s) / max(last.iteration - 1, 1), 4)
@@ -169,6 +170,7 @@ def main(argv=None) -> int:
     ap.add_argument("--curve-every", type=int, default=50, help="PSNR curve sampling (0: none)")
     ap.add_argument("--probe", type=int, default=4, help="iterations timed for the paper preset's s/iter")
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--seed", type=int, default=0, help="seed of our presets' runs (the paper probe keeps 0)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"),
                     help="where every run fits (default cpu: the bench's ratios are measured there)")
     ap.add_argument("--reference-file", type=Path, default=RESULTS / "reference.json",
@@ -201,7 +203,7 @@ def main(argv=None) -> int:
         keep = (lambda row: record_reference(ref_path, key, row)) if a.reference else None
         r = run_one(a.one[0], a.one[1], crop(a.one[0]), a.iters, a.curve_every, a.stop,
                     probe=a.probe if a.probe_only else None, threads=a.threads, on_curve=keep,
-                    device=a.device)
+                    device=a.device, seed=a.seed)
         if a.reference:
             r = record_reference(ref_path, key, r)
         print(json.dumps(r))
@@ -234,7 +236,7 @@ def main(argv=None) -> int:
         case = bench_cases.build(name, crop(name))
         baselines = classical.run_case(case) if a.classical else []
         for preset in a.presets.split(","):
-            r = _subprocess([name, preset, "--stop", a.stop, "--curve-every", str(a.curve_every),
+            r = _subprocess([name, preset, "--stop", a.stop, "--curve-every", str(a.curve_every), "--seed", str(a.seed),
                              *(["--iters", str(a.iters)] if a.iters else []), *common(name)])
             r["paper_s_per_iter"] = paper["s_per_iter"]
             r["paper_iterations"] = case.paper_iterations
