@@ -49,6 +49,7 @@ class Progress:
     kept: str | None = None                  # final step: "original" | "lanczos" | "classical fill" | None
     kept_message: str | None = None          # final step: the engine's sentence about what was kept
     unfinished_parts: list | None = None     # final step: 0-based parts that kept the input
+    parts_done: int | None = None            # several parts: how many have ended (they run shuffled)
 
 
 def progress_of(step) -> Progress:
@@ -69,7 +70,8 @@ def progress_of(step) -> Progress:
                     bool(getattr(step, "usable", True)),
                     getattr(step, "result_iteration", None),
                     extra.get("kept"), extra.get("kept_message"),
-                    None if unfinished is None else [int(i) for i in unfinished])
+                    None if unfinished is None else [int(i) for i in unfinished],
+                    extra.get("parts_done"))
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from . import __version__, latency, memory, parallel, physics, presets, regions
+from . import __version__, eta, latency, memory, parallel, physics, presets, regions
 from . import classical  # noqa: F401 - tests patch restore.classical.usable_mse
 from . import confidence
 from . import device as devices
@@ -639,7 +639,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
                 parts.append(part)
         return {"parts": parts, "iteration": sum(p["iteration"] for p in parts), "run": dict(ident)}
 
-    todo, resumed = [i for i in range(n) if i not in ended], sum(iters)
+    todo, resumed = [i for i in eta.order(n) if i not in ended], sum(iters)
     workers, threads = parallel.plan_workers(len(todo), fit_kw["device"], pl.estimate_bytes, pl.budget_bytes,
                                              job.workers, job.threads)
     notes = [f"Fitting {workers} parts at a time, {threads} thread{'s' if threads != 1 else ''} each."] \
@@ -698,22 +698,13 @@ def _parts_step(step: Step, i: int, n: int, per: int, iters: list, ended: dict, 
     H, W = size
     it = sum(iters)
     wall = time.perf_counter() - t0
-    spi = wall / max(it - resumed, 1)   # wall time per iteration of this run (all workers)
+    left = eta.estimate(iters, ended, per, eta.prior(preset, per, stops), workers, wall, resumed)
     fraction = sum(1.0 if k in ended else iters[k] / per for k in range(n)) / n
-    # parts still to come: as long as the parts that ended so far, within their budget; parts
-    # that cannot auto-stop (SR, inpainting, Stop "never") run it all
-    guess = np.mean(list(ended.values())) if ended else \
-        (per + min(per, preset.es_window + preset.es_patience)) / 2 if stops else per
-    running = [k for k in range(n) if k not in ended and iters[k] > 0]
-    waiting = n - len(ended) - len(running)
-    soon = sum(max(0.0, min(per, guess) - iters[k]) for k in running) + waiting * min(per, guess)
-    late = sum(per - iters[k] for k in running) + waiting * per
-    mid = sum(max(0.0, guess - iters[k]) for k in running) + waiting * guess
-    return replace(step, iteration=it, total=n * per, elapsed_s=wall, s_per_iter=spi, eta_s=spi * mid,
-                   eta_range=(spi * min(soon, late), spi * late), progress=min(fraction, 0.999),
+    return replace(step, iteration=it, total=n * per, elapsed_s=wall, s_per_iter=wall / max(it - resumed, 1),
+                   eta_s=left.mid, eta_range=(left.soon, left.late), progress=min(fraction, 0.999),
                    image=image, usable=step.usable, result_iteration=None, done=False, stopped_by=None,
                    peak_iteration=None, checkpoint=None, region=whole(H, W),
-                   extra={"part": i, "parts": n, "tiled": pl.tiled, "workers": workers})
+                   extra={"part": i, "parts": n, "parts_done": len(ended), "tiled": pl.tiled, "workers": workers})
 
 
 def _oom_message(dev: torch.device, region: Region) -> str:

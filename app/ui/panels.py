@@ -500,14 +500,17 @@ class RunPanel(QWidget):
         self.speed_value = QLabel("–")
         self.eta_value = QLabel("–")
         self.elapsed_value = QLabel("–")
+        captions = []
         for i, (name, lab) in enumerate((("Iteration", self.iter_value), ("Speed", self.speed_value),
                                          ("Remaining", self.eta_value), ("Elapsed", self.elapsed_value))):
             cap = QLabel(name)
+            captions.append(cap)
             cap.setObjectName("StatCaption")
             lab.setObjectName("StatValue")
             stats.addWidget(cap, (i // 2) * 2, i % 2)
             stats.addWidget(lab, (i // 2) * 2 + 1, i % 2)
         lay.addLayout(stats)
+        self.iter_caption = captions[0]      # a run in parts also says how many are done
         self.phase = hint_label("")         # the first minutes: why it looks rough, what Stop keeps
         self.phase.setObjectName("RunPhase")
         lay.addWidget(self.phase)
@@ -535,6 +538,7 @@ class RunPanel(QWidget):
         self.bar.setRange(0, BAR_STEPS)
         self.bar.setValue(0)
         self.iter_value.setText(f"0 / {total}" if total else "–")
+        self.iter_caption.setText("Iteration")
         self.speed_value.setText("–")
         self.eta_value.setText("–")
         self.elapsed_value.setText("–")
@@ -547,8 +551,10 @@ class RunPanel(QWidget):
         # the engine keeps its fraction monotone; this guards the bar against an older engine's jumps
         self.bar.setValue(BAR_STEPS if p.done else max(self.bar.value(), round(frac * BAR_STEPS)))
         self.curve.set_total(p.total)
-        part = f"  ·  part {p.part + 1}/{p.parts}" if p.parts and p.parts > 1 and p.part is not None else ""
-        self.iter_value.setText(f"{p.iteration:,} / {p.total:,}{part}")
+        # parts run shuffled (dip_engine.eta.order): how many are done says more than which one runs
+        parts = p.parts and p.parts > 1 and p.parts_done is not None and not p.done
+        self.iter_caption.setText(f"Iteration  ·  {p.parts_done} of {p.parts} parts done" if parts else "Iteration")
+        self.iter_value.setText(f"{p.iteration:,} / {p.total:,}")
         spi = p.s_per_iter or 0.0
         if spi <= 0:
             self.speed_value.setText("–")

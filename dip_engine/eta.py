@@ -1,0 +1,104 @@
+"""Time left for a run fitted in parts (tiles or crops): what the progress bar shows.
+
+Three things made the first estimate 5-36 % early at 5 % of a run (bench/README.md, "Time left
+in tiles"), and each has its answer here:
+
+- Parts were fitted row by row, so the first to end were the top of the photo, often sky, which
+  stops sooner than the rest: `order` fits them shuffled, so those that end first are a fair
+  sample of the photo.
+- The parts that end first are the short ones, while the long ones still run: `estimate` counts
+  a running part as at least as long as it has run so far, and the guess made before any part
+  ended as `PRIOR_WEIGHT` parts, so one early end does not decide it.
+- Near the end fewer parts are left than workers, and the last part runs alone: the time left is
+  when the last worker is done, not the iterations left shared out over all of them.
+
+Kept apart from `restore` so the bench can replay recorded runs through it (`bench/eta.py`).
+"""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+
+from dip_engine import presets
+
+PRIOR_WEIGHT = 0.5   # parts the guess made before any ended counts as
+
+
+@dataclass(frozen=True)
+class Prior:
+    """Iterations per part before any has ended: the `guess`, and the `soonest` a part may end."""
+    guess: float
+    soonest: float
+
+
+@dataclass(frozen=True)
+class Left:
+    """Seconds left: the estimate, and the range from the soonest to the latest end."""
+    mid: float
+    soon: float
+    late: float
+
+
+def prior(preset: presets.Preset, per: int, stops: bool) -> Prior:
+    """Parts that can auto-stop: halfway between the soonest auto-stop and the budget's end;
+    others (SR, inpainting, Stop "never") their whole budget."""
+    soonest = min(per, preset.es_window + preset.es_patience) if stops else per
+    return Prior((per + soonest) / 2, soonest)
+
+
+def order(n: int) -> list[int]:
+    """The order to fit `n` parts in: shuffled, the same every run (seeded)."""
+    return [int(i) for i in np.random.default_rng(0).permutation(n)]
+
+
+def estimate(iters: list[int], ended: dict[int, int], per: int, before: Prior, workers: int,
+             wall: float, resumed: int = 0) -> Left:
+    """Seconds left, from each part's iterations so far (`iters`), the parts that ended (index:
+    iterations), the budget per part, the `before` any ended, the workers fitting parts at once,
+    and the seconds this run has taken (`wall`) for its iterations (less `resumed`, those of
+    parts taken from a checkpoint)."""
+    n = len(iters)
+    spi = wall * workers / max(sum(iters) - resumed, 1)   # seconds per iteration of one worker
+    done = list(ended.values())
+    running = [iters[k] for k in range(n) if k not in ended and iters[k] > 0]
+    waiting = n - len(ended) - len(running)
+    typical = _typical(done, running, before.guess, per)
+    short = max(before.soonest, float(np.percentile(done, 10))) if done else before.soonest
+
+    def finish(length: float) -> float:
+        return spi * _last_done([max(0.0, min(per, max(length, x)) - x) for x in running], waiting, length, workers)
+
+    return Left(finish(typical), finish(min(short, typical)), finish(per))
+
+
+def _typical(done: list[int], running: list[int], guess: float, per: int) -> float:
+    """Mean iterations of a part: those that ended, the running ones as at least as long as they
+    ran so far (or the mean, whichever is more), and the guess counted as PRIOR_WEIGHT parts."""
+    m = guess
+    for _ in range(50):   # a contraction: the running parts weigh less than all together
+        nxt = (PRIOR_WEIGHT * guess + sum(done) + sum(max(x, m) for x in running)) / \
+            (PRIOR_WEIGHT + len(done) + len(running))
+        if abs(nxt - m) < 0.5:
+            m = nxt
+            break
+        m = nxt
+    return min(m, per)
+
+
+def _last_done(lanes: list[float], waiting: int, each: float, workers: int) -> float:
+    """Iterations until the last worker is done: the running parts keep theirs (iterations left
+    in `lanes`), and each of the `waiting` parts, `each` iterations long, goes to the first free."""
+    lanes = lanes + [0.0] * max(0, workers - len(lanes))
+    heapq.heapify(lanes)
+    while waiting:
+        if max(lanes) - lanes[0] <= each and waiting >= len(lanes):
+            rounds = waiting // len(lanes)   # every lane takes one part per round: add them at once
+            lanes = [x + rounds * each for x in lanes]
+            heapq.heapify(lanes)
+            waiting -= rounds * len(lanes)
+        else:
+            heapq.heappush(lanes, heapq.heappop(lanes) + each)
+            waiting -= 1
+    return max(lanes)
