@@ -76,10 +76,10 @@ def estimate(iters: list[int], ended: dict[int, int], per: int, before: Prior, w
 def _typical(done: list[int], running: list[int], guess: float, per: int) -> float:
     """Mean iterations of a part: those that ended, the running ones as at least as long as they
     ran so far (or the mean, whichever is more), and the guess counted as PRIOR_WEIGHT parts."""
+    known, count = PRIOR_WEIGHT * guess + sum(done), PRIOR_WEIGHT + len(done) + len(running)
     m = guess
     for _ in range(50):   # a contraction: the running parts weigh less than all together
-        nxt = (PRIOR_WEIGHT * guess + sum(done) + sum(max(x, m) for x in running)) / \
-            (PRIOR_WEIGHT + len(done) + len(running))
+        nxt = (known + sum(max(x, m) for x in running)) / count
         if abs(nxt - m) < 0.5:
             m = nxt
             break
