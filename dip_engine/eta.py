@@ -56,9 +56,9 @@ def order(n: int) -> list[int]:
 def estimate(iters: list[int], ended: dict[int, int], per: int, before: Prior, workers: int,
              wall: float, resumed: int = 0) -> Left:
     """Seconds left, from each part's iterations so far (`iters`), the parts that ended (index:
-    iterations), the budget per part, the `before` any ended, the workers fitting parts at once,
-    and the seconds this run has taken (`wall`) for its iterations (less `resumed`, those of
-    parts taken from a checkpoint)."""
+    iterations), the budget per part, the guess made `before` any ended, the workers fitting
+    parts at once, and the seconds this run has taken (`wall`) for its iterations (less
+    `resumed`, those of parts taken from a checkpoint)."""
     n = len(iters)
     spi = wall * workers / max(sum(iters) - resumed, 1)   # seconds per iteration of one worker
     done = list(ended.values())
@@ -79,11 +79,9 @@ def _typical(done: list[int], running: list[int], guess: float, per: int) -> flo
     known, count = PRIOR_WEIGHT * guess + sum(done), PRIOR_WEIGHT + len(done) + len(running)
     m = guess
     for _ in range(50):   # a contraction: the running parts weigh less than all together
-        nxt = (known + sum(max(x, m) for x in running)) / count
-        if abs(nxt - m) < 0.5:
-            m = nxt
+        m, last = (known + sum(max(x, m) for x in running)) / count, m
+        if abs(m - last) < 0.5:
             break
-        m = nxt
     return min(m, per)
 
 
