@@ -26,7 +26,7 @@ import numpy as np
 from bench import cases as bench_cases
 from bench.record import machine, write_atomic
 from bench.run import _photo
-from dip_engine import eta, presets, restore
+from dip_engine import eta, restore
 
 MARKS = (0.05, 0.25, 0.5)
 
@@ -35,7 +35,7 @@ def record(case_name: str, seed: int, out: Path, every_s: float = 0.5) -> Path:
     case = bench_cases.build(case_name, None)
     job = restore.Job(case.task, _photo(case.observed), seed=seed, device="cpu",
                       scale=case.scale if case.task == "sr" else 1, preview_every=10 ** 9)
-    preset = presets.get(job.task, job.preset)
+    preset = job.settings()
     log: list[dict] = []
     t_start = time.perf_counter()
     inner = restore._parts_step
@@ -66,11 +66,11 @@ def record(case_name: str, seed: int, out: Path, every_s: float = 0.5) -> Path:
 def replay(path: Path) -> list[list[float]]:
     """[progress, seconds so far, promised end / real end - 1] at each mark of one recorded run."""
     r = json.loads(path.read_text())
-    n, per, wall = r["n"], r["per"], r["wall_s"]
+    per, wall = r["per"], r["wall_s"]
     out, marks = [], list(MARKS)
     for e in r["log"]:
         iters, ended = e["iters"], {int(k): v for k, v in e["ended"].items()}
-        progress = sum(1.0 if k in ended else iters[k] / per for k in range(n)) / n
+        progress = eta.progress(iters, ended, per)
         if not marks or progress < marks[0]:
             continue
         marks.pop(0)

@@ -48,6 +48,11 @@ def prior(preset: presets.Preset, per: int, stops: bool) -> Prior:
     return Prior((per + soonest) / 2, soonest)
 
 
+def progress(iters: list[int], ended: dict[int, int], per: int) -> float:
+    """Fraction of the run done: a part that ended counts whole, so the bar never jumps back."""
+    return sum(1.0 if k in ended else iters[k] / per for k in range(len(iters))) / len(iters)
+
+
 def order(n: int) -> list[int]:
     """The order to fit `n` parts in: shuffled, the same every run (seeded)."""
     return [int(i) for i in np.random.default_rng(0).permutation(n)]

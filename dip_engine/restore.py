@@ -699,7 +699,7 @@ def _parts_step(step: Step, i: int, n: int, per: int, iters: list, ended: dict, 
     it = sum(iters)
     wall = time.perf_counter() - t0
     left = eta.estimate(iters, ended, per, eta.prior(preset, per, stops), workers, wall, resumed)
-    fraction = sum(1.0 if k in ended else iters[k] / per for k in range(n)) / n
+    fraction = eta.progress(iters, ended, per)
     return replace(step, iteration=it, total=n * per, elapsed_s=wall, s_per_iter=wall / max(it - resumed, 1),
                    eta_s=left.mid, eta_range=(left.soon, left.late), progress=min(fraction, 0.999),
                    image=image, usable=step.usable, result_iteration=None, done=False, stopped_by=None,
