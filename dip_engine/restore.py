@@ -233,7 +233,8 @@ def plan(job: Job) -> Plan:
             tile = best
         else:
             best = None   # memory or Stop need smaller tiles than the preset's: say so below
-        overlap = min(max(MIN_OVERLAP, tile // 8), tile // 2)   # x8 SR's 24-px tiles: 12
+        own_overlap = preset.overlap // s if best and preset.overlap is not None else None
+        overlap = min(own_overlap if own_overlap is not None else max(MIN_OVERLAP, tile // 8), tile // 2)
     tiles = regions.tiles(h, w, tile, overlap)
     t, l, b, r = tiles[0]
     tile_est = est((b - t) * s, (r - l) * s)

@@ -444,20 +444,24 @@ def test_plan_says_when_tiles_are_smaller_than_memory_needs_for_stop(monkeypatch
 
 
 def test_plan_fits_fast_sr_in_tiles_of_its_own_size(monkeypatch):
-    """`fast` SR fits in tiles of 192 px out (48 px of the small photo at x4, 96 at x2): whole
-    photos of 512 px out ended under Lanczos, tiles above it (bench/README.md, "SR in tiles")."""
+    """`fast` SR fits in tiles of 192 px out (48 px of the small photo at x4, 96 at x2),
+    overlapping by 32 px out: whole photos of 512 px out ended under Lanczos, tiles above it
+    (bench/README.md, "SR in tiles")."""
     monkeypatch.setattr(restore.memory, "budget", lambda dev: 1 << 40)
     pl = restore.plan(restore.Job("sr", photo(h=96, w=128), scale=4, preset="fast"))
-    assert pl.tiled and pl.tile == 48 and pl.overlap == 16 and len(pl.tiles) == 12
+    assert pl.tiled and pl.tile == 48 and pl.overlap == 8 and len(pl.tiles) == 9
     assert all(b - t <= 48 and r - l <= 48 for t, l, b, r in pl.tiles)
     assert all(b - t <= 192 and r - l <= 192 for t, l, b, r in pl.regions)   # the regions are in output px
-    assert "12 tiles" in pl.notes[0] and "px out" in pl.notes[0] and "sharper" in pl.notes[0]
+    assert "9 tiles" in pl.notes[0] and "8 px overlap" in pl.notes[0] and "sharper" in pl.notes[0]
+    asked = restore.plan(restore.Job("sr", photo(h=96, w=128), scale=4, preset="fast", tile=48))
+    assert asked.overlap == 16   # a tile asked for keeps the engine's own overlap rule
     assert not restore.plan(restore.Job("sr", photo(h=40, w=48), scale=4, preset="fast")).tiled
     x2 = restore.plan(restore.Job("sr", photo(h=96, w=128), scale=2, preset="fast"))
-    assert x2.tiled and x2.tile == 96 and len(x2.tiles) == 2 and "(96x96 px out)" not in x2.notes[0]
+    assert x2.tiled and x2.tile == 96 and x2.overlap == 16 and len(x2.tiles) == 2
+    assert "(96x96 px out)" not in x2.notes[0]
     assert all(r - l <= 192 for t, l, b, r in x2.regions)
     x8 = restore.plan(restore.Job("sr", photo(h=48, w=64), scale=8, preset="fast"))
-    assert x8.tile == 24 and x8.overlap == 12   # at most half the tile, as for a tile asked for
+    assert x8.tile == 24 and x8.overlap == 4
     paper = restore.plan(restore.Job("sr", photo(h=96, w=128), scale=4, preset="paper"))
     assert not any("sharper" in n for n in paper.notes)   # only Stop's latency may tile it
 
