@@ -18,6 +18,7 @@ from bench import cases as bench_cases
 from bench.run import _score
 from dip_engine import presets, regions
 from dip_engine.fit import Control, Problem, fit
+from dip_engine.noise import estimate_sigma
 from dip_engine.operators import Downsample, Identity
 from dip_engine.presets import Preset
 
@@ -27,10 +28,12 @@ def variant(case: bench_cases.Case, name: str, sets: list[str]) -> Preset:
     # The net the app picks for these marks (objects and large holes get another one).
     holes = case.task == "inpaint" and regions.large_holes(case.mask)
     p = presets.get(case.task, case.paper_preset if name == "paper" else name, holes=holes)
-    for kv in sets:
-        k, v = kv.split("=", 1)
-        p = replace(p, **{k: ast.literal_eval(v)})
-    return p
+    return replace(p, **overrides(sets))
+
+
+def overrides(sets: list[str]) -> dict:
+    """{field: value} from "field=value" strings (values as Python literals)."""
+    return {k: ast.literal_eval(v) for k, _, v in (kv.partition("=") for kv in sets)}
 
 
 def tensor(a: np.ndarray) -> torch.Tensor:
@@ -45,7 +48,9 @@ def problem(case: bench_cases.Case) -> Problem:
     if case.task == "inpaint":
         known = torch.from_numpy((~case.mask).astype(np.float32))[None, None]
         return Problem(tensor(case.observed), Identity(), (h, w), known)
-    return Problem(tensor(case.observed), Identity(), (h, w))
+    # the noise level as the app knows it: estimated from the photo (the SURE loss needs it)
+    sigma = estimate_sigma(case.observed) if case.task == "denoise" else None
+    return Problem(tensor(case.observed), Identity(), (h, w), noise_sigma=sigma)
 
 
 def main(argv=None):

@@ -31,6 +31,12 @@ VARIANTS = {
     "drp_unshuffle": ['train="input"', 'loss="rmse"', "tv=0.45", "lr=0.1", "reg_noise=0.0", "scales=1",
                       "channels=64", "input_channels=3", "unshuffle=2"],
     "drp5": ['train="input"', 'loss="rmse"', "tv=0.45", "lr=0.1", "reg_noise=0.0", "input_channels=3"],
+    # DIP-SURE (Jo, Chun, Choi, ICCV 2021): the noisy photo as input, perturbed by half the noise
+    # level (0.05 at sigma 25), and Stein's unbiased risk estimate as the loss, so the fit need
+    # not be stopped before it takes in the noise.
+    "sure": ['input="observation"', "input_channels=3", 'loss="sure"', "reg_noise=0.05"],
+    "sure_lr0.03": ['input="observation"', "input_channels=3", 'loss="sure"', "reg_noise=0.05", "lr=0.03"],
+    "sure64": ['input="observation"', "input_channels=3", 'loss="sure"', "reg_noise=0.05", "channels=64"],
     "unshuffle": ["unshuffle=2"],
     "unshuffle64": ["unshuffle=2", "channels=64"],
 }

@@ -21,6 +21,7 @@ import contextlib
 import json
 import sys
 import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from unittest import mock
 
@@ -28,14 +29,26 @@ import numpy as np
 
 from bench import cases as bench_cases
 from bench import classical as bench_classical
+from bench.explore import overrides
 from bench.record import machine
 from bench.run import _photo, _score
 from dip_engine import presets, restore
+from dip_engine.presets import Preset
 
 
-def _job(case: bench_cases.Case, seed: int, precision: str, iters: int | None, **kw) -> restore.Job:
-    return restore.Job(case.task, _photo(case.observed), seed=seed, precision=precision, iters=iters,
-                       device="cpu", scale=case.scale if case.task == "sr" else 1, **kw)
+@dataclass
+class Variant(restore.Job):
+    """A job whose preset takes field overrides (`--set`): a lever tried through the whole restore path."""
+    sets: dict = field(default_factory=dict)
+
+    def settings(self) -> Preset:
+        return replace(super().settings(), **self.sets)
+
+
+def _job(case: bench_cases.Case, seed: int, precision: str, iters: int | None, sets: dict | None = None,
+         **kw) -> restore.Job:
+    return Variant(case.task, _photo(case.observed), seed=seed, precision=precision, iters=iters,
+                   device="cpu", scale=case.scale if case.task == "sr" else 1, sets=sets or {}, **kw)
 
 
 def _every_fit_usable():
@@ -45,8 +58,8 @@ def _every_fit_usable():
 
 
 def tiled(case: bench_cases.Case, tile: int, seed: int, precision: str, iters: int | None = None,
-          overlap: int | None = None, fallback: bool = True) -> dict:
-    job = _job(case, seed, precision, iters, tile=tile, overlap=overlap, preview_every=10 ** 9)
+          overlap: int | None = None, fallback: bool = True, sets: dict | None = None) -> dict:
+    job = _job(case, seed, precision, iters, sets, tile=tile, overlap=overlap, preview_every=10 ** 9)
     t0 = time.perf_counter()
     last, eta, marks = None, [], [0.05, 0.25, 0.5]
     with contextlib.nullcontext() if fallback else _every_fit_usable():
@@ -65,12 +78,13 @@ def tiled(case: bench_cases.Case, tile: int, seed: int, precision: str, iters: i
             "eta": [e + [round((e[1] + e[2]) / wall - 1, 3)] for e in eta]}   # ... and its error: end / wall - 1
 
 
-def whole(case: bench_cases.Case, seconds: float, seed: int, precision: str, iters: int | None = None) -> dict:
+def whole(case: bench_cases.Case, seconds: float, seed: int, precision: str, iters: int | None = None,
+          sets: dict | None = None) -> dict:
     """One fit of the whole photo run to its end: its result and the curve [iteration, seconds,
     PSNR] of its smoothed output every 25 iterations, from which `at_tiles_time` is what Stop
     would have returned after `seconds` (the last preview by then)."""
     side = max(case.observed.shape[:2])   # a tile the size of the photo: one whole fit, not the preset's tiles
-    job = _job(case, seed, precision, iters, tile=side, preview_every=25)
+    job = _job(case, seed, precision, iters, sets, tile=side, preview_every=25)
     t0 = time.perf_counter()
     curve, last = [], None
     for last in restore.run(job):
@@ -114,7 +128,8 @@ def summary(rows: list[dict], bm3d: dict[str, float] | None = None) -> str:
                  if w else "not run | not run | —")
         b = f"{bm3d[r['case']]:.2f}" if r["case"] in bm3d else "—"
         out.append(f"| {r['case']} s{r['seed']} | {r['input_psnr']:.2f} | {b} | {r['tile']} px"
-                   f"{'' if t.get('fallback', True) else ', no fallback'}: {t['psnr']:.2f} dB, "
+                   f"{'' if t.get('fallback', True) else ', no fallback'}{''.join(', ' + v for v in r.get('set', []))}: "
+                   f"{t['psnr']:.2f} dB, "
                    f"{t['wall_s']:.0f} s ({t['parts']} x {t['iterations_per_part']}) | {cells} |")
     w_rows = [r for r in rows if r["whole"]]
     if w_rows:
@@ -155,6 +170,8 @@ def main(argv=None) -> int:
                     help="seeds that also get the whole fit (default: all of --seeds)")
     ap.add_argument("--iters", type=int, help="iteration budget per fit (default: the preset's)")
     ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                    help="preset overrides, as bench.explore's (a lever through the whole restore path)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tiles.jsonl")
     ap.add_argument("--summary", type=Path, metavar="FILE", help="print the table of FILE and exit")
     ap.add_argument("--classical", type=Path, default=Path(__file__).parent / "results" / "classical.json",
@@ -174,15 +191,15 @@ def main(argv=None) -> int:
         if case.task not in ("denoise", "sr"):
             sys.exit(f"bench.tiles: {name} is a {case.task} case; this bench compares denoising and SR fits")
         for seed in seeds:
-            t = tiled(case, a.tile, seed, a.precision, a.iters, a.overlap, fallback=not a.no_fallback)
+            t = tiled(case, a.tile, seed, a.precision, a.iters, a.overlap, not a.no_fallback, overrides(a.set))
             print(f"{name} s{seed} tiles {a.tile}: {t}", file=sys.stderr, flush=True)
-            w = whole(case, t["wall_s"], seed, a.precision, a.iters) if seed in whole_seeds else None
+            w = whole(case, t["wall_s"], seed, a.precision, a.iters, overrides(a.set)) if seed in whole_seeds else None
             if w:
                 print(f"{name} s{seed} whole at {w['wall_s']} s: {w['psnr']} dB ({w['iterations']} its)",
                       file=sys.stderr, flush=True)
             row = {"case": name, "seed": seed, "size": list(case.truth.shape[1::-1]), "tile": a.tile,
                    "overlap": t["overlap"],
-                   "preset": presets.DEFAULT, "precision": a.precision, "iters": a.iters,
+                   "preset": presets.DEFAULT, "set": a.set, "precision": a.precision, "iters": a.iters,
                    "input_psnr": round(start_psnr(case), 3),
                    "tiled": t, "whole": w, "machine": machine()}
             rows.append(row)

@@ -96,6 +96,8 @@ class Problem:
     # Auto-stop may only fire once the smoothed output's data term has fallen to this level
     # (denoising: about the noise power, so the net has explained the photo); None: no such gate.
     stop_gate_mse: float | None = None
+    # Standard deviation of the observation's Gaussian noise (denoising; Preset.loss "sure")
+    noise_sigma: float | None = None
 
 
 @dataclass
@@ -263,6 +265,24 @@ def _random_projector(net: nn.Module, z: torch.Tensor) -> nn.Module:
     return nn.Sequential(nn.BatchNorm2d(z.shape[1]).to(z.device), net)
 
 
+def observation_input(obs: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """The observation as the net's input (Preset.input "observation"), reflected out to `shape`."""
+    h, w = shape[-2:]
+    ph, pw = h - obs.shape[-2], w - obs.shape[-1]
+    if ph >= obs.shape[-2] or pw >= obs.shape[-1]:   # reflection needs more pixels than it adds
+        return nn.functional.pad(obs, (0, pw, 0, ph), mode="replicate")
+    return nn.functional.pad(obs, (0, pw, 0, ph), mode="reflect") if ph or pw else obs.clone()
+
+
+def sure_divergence(forward, z: torch.Tensor, out: torch.Tensor, eps: float, gen: torch.Generator) -> torch.Tensor:
+    """Mean over pixels of d out / d z (the net's divergence where input and output pixels meet),
+    by one random finite difference (Ramani et al. 2008): b . (f(z + eps b) - f(z)) / eps."""
+    b = torch.randn(z.shape, generator=gen, device=z.device, dtype=z.dtype)
+    moved = forward(z + eps * b)
+    h, w = out.shape[-2:]
+    return (b[..., :h, :w] * (moved - out)).mean() / eps
+
+
 def total_variation(x: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference between neighbouring pixels (anisotropic TV, per element)."""
     return ((x[..., 1:, :] - x[..., :-1, :]).abs().sum() + (x[..., :, 1:] - x[..., :, :-1]).abs().sum()) / x.numel()
@@ -318,6 +338,10 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         net = build_net(preset, c)
     net = net.to(device, memory_format=layout)
     z = make_input(preset, net, (H, W), gen).to(device, memory_format=layout)
+    if preset.input == "observation":
+        z = observation_input(problem.observation, z.shape).to(device, memory_format=layout)
+    if preset.loss == "sure" and not problem.noise_sigma:
+        raise ValueError("the SURE loss needs the noise level (Problem.noise_sigma)")
     if preset.train == "input":
         net = _random_projector(net, z)
     trained = [p for p in net.parameters() if p.requires_grad] + ([z] if z.requires_grad else [])
@@ -418,10 +442,17 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         try:
-            out = forward(inputs.perturb(st.z, preset.reg_noise, st.noise_rng))
+            z_in = inputs.perturb(st.z, preset.reg_noise, st.noise_rng)
+            out = forward(z_in)
             loss = weighted_mse(op(out), obs, every if held_out and st.usable else weight)
             if preset.loss == "rmse":
                 loss = loss.sqrt()
+            elif preset.loss == "sure":
+                # MSE + 2 sigma^2 div: unbiased for the error against the clean photo, up to the
+                # constant sigma^2 left out so the loss stays positive for the blow-up check.
+                # The probe's step is half the noise level, as Jo et al. (ICCV 2021).
+                sig = problem.noise_sigma
+                loss = loss + 2 * sig ** 2 * sure_divergence(forward, z_in, out, 0.5 * sig, st.noise_rng)
             if preset.tv:
                 loss = loss + preset.tv * total_variation(out)
             loss.backward()

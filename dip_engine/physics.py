@@ -63,9 +63,9 @@ class Physics:
     def part(self, pixels: np.ndarray, region: Region) -> tuple[Problem, np.ndarray]:
         """The fit of output `region` and the classical answer there."""
         obs = self.observation(pixels, region)
-        gate = stopping.GATE * estimate_sigma(obs) ** 2 if self.gated else None
+        sigma = estimate_sigma(obs) if self.gated else None
         return Problem(tensor(obs), Identity(), _size(region), usable_mse=classical.usable_mse(self.task, obs),
-                       stop_gate_mse=gate), obs
+                       stop_gate_mse=stopping.GATE * sigma ** 2 if self.gated else None, noise_sigma=sigma), obs
 
     def composite(self, pixels: np.ndarray, region: Region, image: np.ndarray) -> np.ndarray:
         """A region's frame as shown: every pixel the fit may change comes from `image`."""

@@ -15,7 +15,8 @@ class Preset:
     iterations: int
     lr: float = 0.01
     net: str = "skip"                    # "skip" | "decoder"
-    input: str = "noise"                 # "noise" | "meshgrid"
+    input: str = "noise"                 # "noise" | "meshgrid" | "observation" (denoising: the noisy
+                                         # photo itself, padded; reg_noise then perturbs it)
     input_channels: int = 32
     channels: int | tuple[int, ...] = 128
     scales: int = 5
@@ -34,7 +35,8 @@ class Preset:
     margin: float = 0.5                  # context margin around the mask, as a fraction of its box size
     unshuffle: int = 1                   # fit on a grid this many times coarser, pixel-shuffled to full size
     train: str = "weights"               # "weights" (DIP) | "input" (Deep Random Projector: frozen convs)
-    loss: str = "mse"                    # "mse" | "rmse" (DRP's square root of the MSE)
+    loss: str = "mse"                    # "mse" | "rmse" (DRP's square root of the MSE) | "sure"
+                                         # (denoising: Stein's unbiased risk estimate, Problem.noise_sigma)
     tv: float = 0.0                      # weight of a total-variation term on the output (DRP)
     tile: int | None = None              # denoise/jpeg/sr: photos bigger than this are fitted in
                                          # overlapping tiles of this side (output px: SR tiles the

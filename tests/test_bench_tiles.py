@@ -78,3 +78,15 @@ def test_no_fallback_keeps_every_tiles_network_result(hill_data, tmp_path, capsy
     assert not net["fallback"] and net["classical_parts"] == [] and net["usable"]
     assert kept["psnr"] != net["psnr"]
     assert "| 16 px, no fallback: " in capsys.readouterr().out
+
+
+def test_set_tries_a_lever_through_the_whole_restore_path(hill_data, tmp_path, capsys):
+    """--set overrides the preset of every tile's fit (here: the SURE loss on the noisy photo)."""
+    out = tmp_path / "tiles.jsonl"
+    sets = ['input="observation"', "input_channels=3", 'loss="sure"', "reg_noise=0.05", "iterations=25"]
+    assert tiles.main(["--cases", "val_hill_denoise", "--tile", "64", "--whole-seeds", "99", "--out", str(out),
+                       "--set", *sets]) == 0
+    row = json.loads(out.read_text())
+    assert row["set"] == sets
+    assert row["tiled"]["parts"] == 2 and row["tiled"]["iterations"] == 50 and row["tiled"]["psnr"] > row["input_psnr"]
+    assert '64 px, input="observation", input_channels=3, loss="sure"' in capsys.readouterr().out

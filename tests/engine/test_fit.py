@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dip_engine import metrics, presets
-from dip_engine.fit import Control, Problem, build_net, fit, padded_size
+from dip_engine.fit import Control, Problem, build_net, fit, observation_input, padded_size, sure_divergence
 from dip_engine.operators import Downsample, Identity
 from tests.conftest import T, last, smooth_image, tiny
 
@@ -219,6 +219,40 @@ def test_random_projector_fits_the_input_and_batch_norms_not_the_convolutions():
     assert any(not torch.equal(end["net"][k], start["net"][k]) for k in norms)  # fitted
     assert not torch.allclose(end["z"], start["z"])                             # the input is fitted
     assert metrics.psnr(final.image, clean) > metrics.psnr(noisy, clean) + 3
+
+
+SURE = dict(input="observation", input_channels=3, loss="sure", reg_noise=0.05)
+
+
+def test_observation_input_keeps_the_photo_and_reflects_the_padding():
+    obs = torch.rand(1, 3, 5, 7)
+    z = observation_input(obs, (1, 3, 8, 8))
+    assert z.shape == (1, 3, 8, 8)
+    assert torch.equal(z[..., :5, :7], obs)
+    assert torch.equal(z[..., 5, :7], obs[..., 3, :])   # reflected about the last row
+
+
+def test_sure_divergence_of_a_pixelwise_map_is_its_slope():
+    z = torch.rand(1, 3, 16, 16)
+    div = sure_divergence(lambda t: 0.3 * t[..., :12, :12], z, 0.3 * z[..., :12, :12], 0.05,
+                          torch.Generator().manual_seed(0))
+    assert abs(float(div) - 0.3) < 0.03
+    z = torch.rand(1, 3, 64, 64)
+    blur = torch.nn.AvgPool2d(3, 1, 1)   # each output takes 1/9 of its own input
+    div = sure_divergence(blur, z, blur(z), 0.05, torch.Generator().manual_seed(0))
+    assert abs(float(div) - 1 / 9) < 0.03
+
+
+def test_sure_loss_denoises_from_the_noisy_photo_and_does_not_fit_the_noise():
+    clean, noisy = noisy_pair()
+    p = Problem(T(noisy), Identity(), (H, W), noise_sigma=0.1)
+    plain = last(fit(p, tiny(**{**SURE, "loss": "mse"}), iterations=400, auto_stop=False))
+    sure = last(fit(p, tiny(**SURE), iterations=400, auto_stop=False))
+    # MSE alone on the noisy input heads for the identity and keeps most of the noise
+    assert metrics.psnr(sure.image, clean) > metrics.psnr(plain.image, clean) + 5
+    assert metrics.psnr(sure.image, clean) > metrics.psnr(noisy, clean) + 8
+    with pytest.raises(ValueError, match="noise level"):
+        last(fit(Problem(T(noisy), Identity(), (H, W)), tiny(**SURE), iterations=1))
 
 
 def test_unshuffled_net_fits_a_coarser_grid_into_the_full_size():
