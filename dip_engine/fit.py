@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 import numpy as np
@@ -19,6 +19,7 @@ from torch import nn
 from . import nets
 from .confidence import Tracker
 from .nets import inputs
+from .noise import estimate_sigma
 from .operators import weighted_mse
 from .presets import Preset
 from .stopping import EXPECTED_STOP, WindowedVariance
@@ -331,6 +332,8 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     total = int(iterations or preset.iterations)
     c = problem.observation.shape[1]
     H, W = problem.size
+    if preset.input == "observation":   # the net takes the photo in: as many channels as it has
+        preset = replace(preset, input_channels=c)
 
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
@@ -340,8 +343,10 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
     z = make_input(preset, net, (H, W), gen).to(device, memory_format=layout)
     if preset.input == "observation":
         z = observation_input(problem.observation, z.shape).to(device, memory_format=layout)
-    if preset.loss == "sure" and not problem.noise_sigma:
-        raise ValueError("the SURE loss needs the noise level (Problem.noise_sigma)")
+    # the noise level SURE needs, and the observation input's perturbation, which scales with it
+    sigma = (problem.noise_sigma or estimate_sigma(problem.observation[0].permute(1, 2, 0).cpu().numpy())) if preset.loss == "sure" \
+        or preset.input == "observation" else None
+    reg_noise = preset.reg_noise * sigma if preset.input == "observation" else preset.reg_noise
     if preset.train == "input":
         net = _random_projector(net, z)
     trained = [p for p in net.parameters() if p.requires_grad] + ([z] if z.requires_grad else [])
@@ -442,7 +447,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         try:
-            z_in = inputs.perturb(st.z, preset.reg_noise, st.noise_rng)
+            z_in = inputs.perturb(st.z, reg_noise, st.noise_rng)
             out = forward(z_in)
             loss = weighted_mse(op(out), obs, every if held_out and st.usable else weight)
             if preset.loss == "rmse":
@@ -451,8 +456,7 @@ def fit(problem: Problem, preset: Preset, *, iterations: int | None = None, seed
                 # MSE + 2 sigma^2 div: unbiased for the error against the clean photo, up to the
                 # constant sigma^2 left out so the loss stays positive for the blow-up check.
                 # The probe's step is half the noise level, as Jo et al. (ICCV 2021).
-                sig = problem.noise_sigma
-                loss = loss + 2 * sig ** 2 * sure_divergence(forward, z_in, out, 0.5 * sig, st.noise_rng)
+                loss = loss + 2 * sigma ** 2 * sure_divergence(forward, z_in, out, 0.5 * sigma, st.noise_rng)
             if preset.tv:
                 loss = loss + preset.tv * total_variation(out)
             loss.backward()

@@ -22,8 +22,13 @@ reg-noise, EMA and ES-WMV, peak RSS from getrusage minus the RSS before the fit;
     paper                 512x512       508,873,424          2,135 MB        2,327 MB     1.09
     balanced (64 ch)      256x256        65,788,368            505 MB          494 MB     0.98
     balanced              512x384       196,991,760            978 MB        1,041 MB     1.06
-    fast (32 ch)          128x128         8,776,784            163 MB          250 MB     1.53
-    fast                  512x512       139,398,608            735 MB          816 MB     1.11
+    fast (32 ch, SURE)    128x128         7,032,832            179 MB          269 MB     1.50
+    fast                  256x256        28,131,328            393 MB          441 MB     1.12
+    fast                  512x512       112,525,312            957 MB        1,100 MB     1.18
+
+`fast` denoising (SURE loss, 2026-12-06) keeps two forward passes for the backward one, so its
+feature maps count twice; the net fitted from noise measured 163 MB at 128x128 and 735 MB at
+512x512 (estimates 250 and 816 MB).
 
 Above ~128x128 the peak grows by 3.6-3.8 bytes per counted element (our count includes
 padding and in-place activation outputs, so about one float per counted element survives to the
@@ -56,7 +61,8 @@ SHARE = {"cpu": 0.6, "cuda": 0.8, "mps": 0.6}                    # of the availa
 CALIBRATION: list[tuple[str, int, int, int]] = [
     ("paper", 64, 64, 192_020_480), ("paper", 128, 128, 353_755_136), ("paper", 256, 256, 694_341_632),
     ("paper", 512, 512, 2_134_536_192), ("balanced", 256, 256, 505_282_560),
-    ("balanced", 512, 384, 978_337_792), ("fast", 128, 128, 163_364_864), ("fast", 512, 512, 734_834_688),
+    ("balanced", 512, 384, 978_337_792), ("fast", 128, 128, 179_281_920), ("fast", 256, 256, 393_457_664),
+    ("fast", 512, 512, 957_014_016),
 ]
 
 
@@ -157,7 +163,8 @@ def estimate(preset: Preset, height: int, width: int, channels_out: int = 3, dev
     kind = _kind(device)
     acts, params, z = _count(preset, int(height), int(width), int(channels_out))
     images = 4 * height * width * channels_out  # observation, weight, EMA, best (and the output)
-    return int(ACTIVATION_FACTOR[kind] * 4 * acts + 16 * params + 4 * (z + images) + BASE[kind])
+    passes = 2 if preset.loss == "sure" else 1  # SURE's probe keeps a second forward pass for the backward one
+    return int(ACTIVATION_FACTOR[kind] * 4 * acts * passes + 16 * params + 4 * (z + images) + BASE[kind])
 
 
 def available(device="cpu") -> int:

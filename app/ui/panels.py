@@ -222,6 +222,9 @@ class TaskPanel(QWidget):
                        "has settled, so there is no peak to stop at.",
             "sr": "Super-resolution runs its whole budget: the upscale keeps improving to the end, so there "
                   "is no peak to stop at."}.get(task, "This preset runs its whole budget, which ends near its best point.")
+        if pr.loss == "sure":
+            whole_budget = ("This preset learns the noise away (SURE) instead of racing it, so it runs its whole "
+                            "budget: there is no peak to stop at.")
         self.auto_stop.setToolTip("Auto-stop watches how much the output still changes and ends the run near "
                                   "its best point." if pr.auto_stop else whole_budget)
         for key, spin in (("iters", self.iters_spin), ("lr", self.lr_spin), ("channels", self.channels_spin)):

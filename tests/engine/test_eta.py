@@ -9,9 +9,9 @@ BEFORE = eta.Prior(guess=800.0, soonest=350.0)
 
 
 def test_the_prior_expects_an_auto_stop_halfway_or_the_whole_budget():
-    fast = presets.get("denoise", "fast")
-    assert eta.prior(fast, 1500, stops=True) == eta.Prior((1500 + 350) / 2, 350)
-    assert eta.prior(fast, 1500, stops=False) == eta.Prior(1500, 1500)
+    balanced = presets.get("denoise", "balanced")
+    assert eta.prior(balanced, 1500, stops=True) == eta.Prior((1500 + 350) / 2, 350)
+    assert eta.prior(balanced, 1500, stops=False) == eta.Prior(1500, 1500)
 
 
 def test_parts_run_shuffled_the_same_every_run_so_the_first_to_end_are_a_fair_sample():

@@ -168,7 +168,7 @@ def test_learning_rate_blow_up_is_recovered(seed):
 
 def test_auto_stop_ends_at_detected_peak():
     _, noisy = noisy_pair()
-    p = tiny(es_window=5, es_patience=15)
+    p = tiny(preset="balanced", es_window=5, es_patience=15)
     s = last(fit(Problem(T(noisy), Identity(), (H, W)), p, iterations=2000))
     assert s.stopped_by == "auto"
     assert s.peak_iteration is not None and s.iteration - s.peak_iteration == 15
@@ -221,7 +221,7 @@ def test_random_projector_fits_the_input_and_batch_norms_not_the_convolutions():
     assert metrics.psnr(final.image, clean) > metrics.psnr(noisy, clean) + 3
 
 
-SURE = dict(input="observation", input_channels=3, loss="sure", reg_noise=0.05)
+SURE = dict(input="observation", input_channels=3, loss="sure", reg_noise=0.5)
 
 
 def test_observation_input_keeps_the_photo_and_reflects_the_padding():
@@ -251,8 +251,19 @@ def test_sure_loss_denoises_from_the_noisy_photo_and_does_not_fit_the_noise():
     # MSE alone on the noisy input heads for the identity and keeps most of the noise
     assert metrics.psnr(sure.image, clean) > metrics.psnr(plain.image, clean) + 5
     assert metrics.psnr(sure.image, clean) > metrics.psnr(noisy, clean) + 8
-    with pytest.raises(ValueError, match="noise level"):
-        last(fit(Problem(T(noisy), Identity(), (H, W)), tiny(**SURE), iterations=1))
+    # without the level in the problem, the fit estimates it from the photo (0.1 here)
+    guessed = last(fit(Problem(T(noisy), Identity(), (H, W)), tiny(**SURE), iterations=400, auto_stop=False))
+    assert abs(metrics.psnr(guessed.image, clean) - metrics.psnr(sure.image, clean)) < 1
+
+
+def test_fast_denoising_is_sure_on_the_photo_and_runs_its_budget_in_colour_and_grey():
+    fast = presets.get("denoise", "fast")
+    assert (fast.input, fast.loss, fast.auto_stop) == ("observation", "sure", False)
+    assert presets.get("jpeg", "fast").loss == "mse" and presets.get("denoise", "balanced").loss == "mse"
+    clean, noisy = noisy_pair()
+    grey = noisy[..., :1]
+    s = last(fit(Problem(T(grey), Identity(), (H, W)), tiny(), iterations=40))   # the net takes 1 channel in
+    assert s.stopped_by == "iterations" and s.iteration == 40 and s.image.shape == (H, W, 1)
 
 
 def test_unshuffled_net_fits_a_coarser_grid_into_the_full_size():
@@ -335,7 +346,7 @@ def test_checkpoint_requested_while_paused_comes_before_the_pause_ends():
 
 def test_result_is_the_smoothed_output_one_ema_lag_after_the_peak():
     _, noisy = noisy_pair()
-    p = tiny(exp_weight=0.9, es_window=5, es_patience=30)  # EMA lag: 1 / (1 - 0.9) = 10 iterations
+    p = tiny(preset="balanced", exp_weight=0.9, es_window=5, es_patience=30)  # EMA lag: 1 / (1 - 0.9) = 10 iterations
     images = {}
     final = None
     for s in fit(Problem(T(noisy), Identity(), (H, W)), p, iterations=3000, preview_every=1):
@@ -376,7 +387,7 @@ def test_super_resolution_presets_run_their_whole_budget(name):
 def test_auto_stop_waits_for_the_gate():
     # ES-WMV's minimum only counts once the output has explained the photo down to the gate level
     _, noisy = noisy_pair()
-    p = tiny(es_window=5, es_patience=15)
+    p = tiny(preset="balanced", es_window=5, es_patience=15)
     never = last(fit(Problem(T(noisy), Identity(), (H, W), stop_gate_mse=0.0), p, iterations=300))
     assert never.stopped_by == "iterations" and never.iteration == 300
     assert never.result_iteration == 300   # no pre-gate minimum is handed back as the result

@@ -230,7 +230,7 @@ def test_tiled_eta_expects_whole_budgets_when_parts_cannot_auto_stop(monkeypatch
     monkeypatch.setattr(restore.parallel, "fit", fake)
 
     def first_eta(stop):
-        job = restore.Job("denoise", gradient_photo(), preset="fast", iters=1000, tile=48, overlap=16,
+        job = restore.Job("denoise", gradient_photo(), preset="balanced", iters=1000, tile=48, overlap=16,
                           preview_every=10 ** 6, workers=1, stop=stop)
         step = next(s for s in restore.run(job) if s.iteration == 100)
         return step.eta_s, step.eta_range
