@@ -39,6 +39,7 @@ VARIANTS = {
     "sure": ['input="observation"', "input_channels=3", 'loss="sure"', "reg_noise=0.5"],
     "sure_lr0.03": ['input="observation"', "input_channels=3", 'loss="sure"', "reg_noise=0.5", "lr=0.03"],
     "sure64": ['input="observation"', "input_channels=3", 'loss="sure"', "reg_noise=0.5", "channels=64"],
+    "sure16": ['input="observation"', "input_channels=3", 'loss="sure"', "reg_noise=0.5", "channels=16"],
     "unshuffle": ["unshuffle=2"],
     "unshuffle64": ["unshuffle=2", "channels=64"],
 }
