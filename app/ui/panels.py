@@ -72,6 +72,9 @@ class TaskPanel(QWidget):
         self._overrides: dict[str, object] = {}
         self._holes = False  # inpainting marks are objects / large holes (another network)
         self._auto_stop_applies = True  # the preset can end a run at a quality peak (inpainting cannot)
+        # The user's choice, kept while a preset without a peak shows the box unticked: a greyed
+        # tick would claim a stop that never comes.
+        self._auto_stop_wanted = True
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(8)
@@ -160,7 +163,7 @@ class TaskPanel(QWidget):
         self.lr_spin.valueChanged.connect(lambda v: self._override("lr", v))
         self.channels_spin.valueChanged.connect(lambda v: self._override("channels", v))
         self.seed_spin.valueChanged.connect(self._on_changed)
-        self.auto_stop.toggled.connect(self._on_changed)
+        self.auto_stop.toggled.connect(self._on_auto_stop)
         self.reset_advanced.clicked.connect(self._on_reset_advanced)
         self.set_settings(TaskSettings())
 
@@ -217,6 +220,9 @@ class TaskPanel(QWidget):
         # inpainting and SR have no quality peak to find: their presets run their whole budget
         self._auto_stop_applies = pr.auto_stop
         self.auto_stop.setEnabled(pr.auto_stop and self.preset_combo.isEnabled())
+        loading, self._loading = self._loading, True
+        self.auto_stop.setChecked(self._auto_stop_wanted and pr.auto_stop)
+        self._loading = loading
         whole_budget = {
             "inpaint": "Inpainting runs its whole budget: the fill keeps improving after the rest of the photo "
                        "has settled, so there is no peak to stop at.",
@@ -267,6 +273,11 @@ class TaskPanel(QWidget):
         self._show_preset_values()
         self.changed.emit()
 
+    def _on_auto_stop(self, on: bool) -> None:
+        if not self._loading:
+            self._auto_stop_wanted = on
+            self.changed.emit()
+
     def _on_changed(self, *_a) -> None:
         if not self._loading:
             self.changed.emit()
@@ -281,7 +292,7 @@ class TaskPanel(QWidget):
             lr=self._overrides.get("lr"),
             channels=self._overrides.get("channels"),
             seed=self.seed_spin.value(),
-            auto_stop=self.auto_stop.isChecked(),
+            auto_stop=self._auto_stop_wanted,
         )
 
     def set_settings(self, s: TaskSettings) -> None:
@@ -292,7 +303,7 @@ class TaskPanel(QWidget):
             i = self.scale_combo.findData(s.scale)
             self.scale_combo.setCurrentIndex(max(0, i))
             self.seed_spin.setValue(int(s.seed))
-            self.auto_stop.setChecked(bool(s.auto_stop))
+            self._auto_stop_wanted = bool(s.auto_stop)
             self.preset_combo.blockSignals(True)
             self._apply_task_ui(s.task, s.preset)
             self.preset_combo.blockSignals(False)

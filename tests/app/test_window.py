@@ -309,10 +309,14 @@ def test_auto_stop_is_offered_only_where_there_is_a_peak_to_find(window, tiny_ph
     window.files.open_path(tiny_photo)
     tp = window.task_panel
     tp.task_buttons["denoise"].click()
-    # `fast` denoising does not fit the noise (SURE): nothing to stop at
+    # `fast` denoising does not fit the noise (SURE): nothing to stop at, and no greyed tick
+    # that claims otherwise
     assert not tp.auto_stop.isEnabled() and "SURE" in tp.auto_stop.toolTip()
+    assert not tp.auto_stop.isChecked()
     tp.task_buttons["jpeg"].click()
-    assert tp.auto_stop.isEnabled()
+    assert tp.auto_stop.isEnabled() and tp.auto_stop.isChecked()
+    tp.auto_stop.click()                                  # the user turns it off for JPEG ...
+    assert not tp.auto_stop.isChecked() and not tp.settings().auto_stop
     tp.task_buttons["inpaint"].click()
     assert not tp.auto_stop.isEnabled() and "whole budget" in tp.auto_stop.toolTip()
     assert "whole budget" in tp.preset_hint.text()
@@ -322,6 +326,9 @@ def test_auto_stop_is_offered_only_where_there_is_a_peak_to_find(window, tiny_ph
     tp.task_buttons["denoise"].click()
     tp.preset_combo.setCurrentIndex(tp.preset_combo.findData("balanced"))
     assert tp.auto_stop.isEnabled() and "best point" in tp.auto_stop.toolTip()
+    assert not tp.auto_stop.isChecked()                   # ... and it stays off where it applies
+    tp.auto_stop.click()
+    assert tp.auto_stop.isChecked() and tp.settings().auto_stop
     tp.preset_combo.setCurrentIndex(tp.preset_combo.findData("draft"))
     assert not tp.auto_stop.isEnabled() and "This preset runs its whole budget" in tp.auto_stop.toolTip()
 
