@@ -20,15 +20,16 @@ reg-noise, EMA and ES-WMV, peak RSS from getrusage minus the RSS before the fit;
     paper                 128x128        32,015,696            354 MB          376 MB     1.06
     paper                 256x256       127,496,144            694 MB          767 MB     1.10
     paper                 512x512       508,873,424          2,135 MB        2,327 MB     1.09
-    balanced (64 ch)      256x256        65,788,368            505 MB          494 MB     0.98
-    balanced              512x384       196,991,760            978 MB        1,041 MB     1.06
+    balanced (64 ch, SURE) 256x256       54,669,312            641 MB          660 MB     1.03
+    balanced              512x384       164,007,936          1,369 MB        1,500 MB     1.13
     fast (32 ch, SURE)    128x128         7,032,832            179 MB          269 MB     1.50
     fast                  256x256        28,131,328            393 MB          441 MB     1.12
     fast                  512x512       112,525,312            957 MB        1,100 MB     1.18
 
-`fast` denoising (SURE loss, 2026-12-06) keeps two forward passes for the backward one, so its
-feature maps count twice; the net fitted from noise measured 163 MB at 128x128 and 735 MB at
-512x512 (estimates 250 and 816 MB).
+Our denoising presets (SURE loss, 2026-12-06) keep two forward passes for the backward one, so
+their feature maps count twice; the 32-channel net fitted from noise measured 163 MB at 128x128
+and 735 MB at 512x512 (estimates 250 and 816 MB), the 64-channel one 505 MB at 256x256 and
+978 MB at 512x384 (estimates 494 and 1,041 MB).
 
 Above ~128x128 the peak grows by 3.6-3.8 bytes per counted element (our count includes
 padding and in-place activation outputs, so about one float per counted element survives to the
@@ -60,8 +61,8 @@ SHARE = {"cpu": 0.6, "cuda": 0.8, "mps": 0.6}                    # of the availa
 # (denoise preset, height, width, measured peak bytes added by the fit), from the table above.
 CALIBRATION: list[tuple[str, int, int, int]] = [
     ("paper", 64, 64, 192_020_480), ("paper", 128, 128, 353_755_136), ("paper", 256, 256, 694_341_632),
-    ("paper", 512, 512, 2_134_536_192), ("balanced", 256, 256, 505_282_560),
-    ("balanced", 512, 384, 978_337_792), ("fast", 128, 128, 179_281_920), ("fast", 256, 256, 393_457_664),
+    ("paper", 512, 512, 2_134_536_192), ("balanced", 256, 256, 640_692_224),
+    ("balanced", 512, 384, 1_369_358_336), ("fast", 128, 128, 179_281_920), ("fast", 256, 256, 393_457_664),
     ("fast", 512, 512, 957_014_016),
 ]
 

@@ -33,7 +33,7 @@ def T(a: np.ndarray) -> torch.Tensor:
 
 def tiny(task: str = "denoise", preset: str = "fast", **kw):
     """The task's preset (`fast`) with 16 channels (fits in well under a second per 10 iterations).
-    Tests of auto-stop take `balanced`: `fast` denoising has no peak to stop at (SURE)."""
+    Tests of auto-stop take `paper` denoising: our presets denoise with SURE, no peak to stop at."""
     from dip_engine import presets   # only tests that need a preset import the engine
     return dataclasses.replace(presets.get(task, preset), channels=16, **kw)
 

@@ -324,13 +324,13 @@ def test_auto_stop_is_offered_only_where_there_is_a_peak_to_find(window, tiny_ph
     assert not tp.auto_stop.isEnabled() and "Super-resolution runs its whole budget" in tp.auto_stop.toolTip()
     assert "whole budget" in tp.preset_hint.text()
     tp.task_buttons["denoise"].click()
-    tp.preset_combo.setCurrentIndex(tp.preset_combo.findData("balanced"))
+    tp.preset_combo.setCurrentIndex(tp.preset_combo.findData("paper"))
     assert tp.auto_stop.isEnabled() and "best point" in tp.auto_stop.toolTip()
     assert not tp.auto_stop.isChecked()                   # ... and it stays off where it applies
     tp.auto_stop.click()
     assert tp.auto_stop.isChecked() and tp.settings().auto_stop
     tp.preset_combo.setCurrentIndex(tp.preset_combo.findData("draft"))
-    assert not tp.auto_stop.isEnabled() and "This preset runs its whole budget" in tp.auto_stop.toolTip()
+    assert not tp.auto_stop.isEnabled() and "learns the noise away" in tp.auto_stop.toolTip()
 
 
 def test_live_frames_redraw_the_view_but_leave_the_action_states_alone(window, tiny_photo, monkeypatch):
@@ -358,9 +358,9 @@ def test_draft_preset_is_offered_for_denoising_only_and_shows_its_settings(windo
     tp = window.task_panel
     tp.task_buttons["denoise"].click()
     labels = [tp.preset_combo.itemText(i) for i in range(tp.preset_combo.count())]
-    assert labels[0] == "Draft (minutes)" and tp.preset_combo.currentText() == "Fast"
+    assert labels[0] == "Draft (half the time)" and tp.preset_combo.currentText() == "Fast"
     tp.preset_combo.setCurrentIndex(0)
-    assert tp.iters_spin.value() == 400 and tp.channels_spin.value() == 64
-    assert "minutes" in tp.preset_hint.text()
+    assert tp.iters_spin.value() == 400 and tp.channels_spin.value() == 16
+    assert "half the time" in tp.preset_hint.text()
     tp.task_buttons["sr"].click()
-    assert "Draft (minutes)" not in [tp.preset_combo.itemText(i) for i in range(tp.preset_combo.count())]
+    assert "Draft (half the time)" not in [tp.preset_combo.itemText(i) for i in range(tp.preset_combo.count())]

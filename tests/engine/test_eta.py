@@ -9,7 +9,7 @@ BEFORE = eta.Prior(guess=800.0, soonest=350.0)
 
 
 def test_the_prior_expects_an_auto_stop_halfway_or_the_whole_budget():
-    balanced = presets.get("denoise", "balanced")
+    balanced = presets.get("jpeg", "balanced")
     assert eta.prior(balanced, 1500, stops=True) == eta.Prior((1500 + 350) / 2, 350)
     assert eta.prior(balanced, 1500, stops=False) == eta.Prior(1500, 1500)
 

@@ -168,7 +168,7 @@ def test_learning_rate_blow_up_is_recovered(seed):
 
 def test_auto_stop_ends_at_detected_peak():
     _, noisy = noisy_pair()
-    p = tiny(preset="balanced", es_window=5, es_patience=15)
+    p = tiny(preset="paper", es_window=5, es_patience=15)
     s = last(fit(Problem(T(noisy), Identity(), (H, W)), p, iterations=2000))
     assert s.stopped_by == "auto"
     assert s.peak_iteration is not None and s.iteration - s.peak_iteration == 15
@@ -259,7 +259,10 @@ def test_sure_loss_denoises_from_the_noisy_photo_and_does_not_fit_the_noise():
 def test_fast_denoising_is_sure_on_the_photo_and_runs_its_budget_in_colour_and_grey():
     fast = presets.get("denoise", "fast")
     assert (fast.input, fast.loss, fast.auto_stop) == ("observation", "sure", False)
-    assert presets.get("jpeg", "fast").loss == "mse" and presets.get("denoise", "balanced").loss == "mse"
+    assert presets.get("jpeg", "fast").loss == "mse" and presets.get("denoise", "paper").loss == "mse"
+    ours = [presets.get("denoise", n) for n in ("fast", "balanced", "quality")]
+    assert all(p.loss == "sure" and p.tile == 128 and not p.auto_stop for p in ours)
+    assert [p.channels for p in ours] == sorted({p.channels for p in ours})   # wider, not the same
     clean, noisy = noisy_pair()
     grey = noisy[..., :1]
     s = last(fit(Problem(T(grey), Identity(), (H, W)), tiny(), iterations=40))   # the net takes 1 channel in
@@ -346,7 +349,7 @@ def test_checkpoint_requested_while_paused_comes_before_the_pause_ends():
 
 def test_result_is_the_smoothed_output_one_ema_lag_after_the_peak():
     _, noisy = noisy_pair()
-    p = tiny(preset="balanced", exp_weight=0.9, es_window=5, es_patience=30)  # EMA lag: 1 / (1 - 0.9) = 10 iterations
+    p = tiny(preset="paper", exp_weight=0.9, es_window=5, es_patience=30)  # EMA lag: 1 / (1 - 0.9) = 10 iterations
     images = {}
     final = None
     for s in fit(Problem(T(noisy), Identity(), (H, W)), p, iterations=3000, preview_every=1):
@@ -387,7 +390,7 @@ def test_super_resolution_presets_run_their_whole_budget(name):
 def test_auto_stop_waits_for_the_gate():
     # ES-WMV's minimum only counts once the output has explained the photo down to the gate level
     _, noisy = noisy_pair()
-    p = tiny(preset="balanced", es_window=5, es_patience=15)
+    p = tiny(preset="paper", es_window=5, es_patience=15)
     never = last(fit(Problem(T(noisy), Identity(), (H, W), stop_gate_mse=0.0), p, iterations=300))
     assert never.stopped_by == "iterations" and never.iteration == 300
     assert never.result_iteration == 300   # no pre-gate minimum is handed back as the result
@@ -395,15 +398,16 @@ def test_auto_stop_waits_for_the_gate():
     assert open_gate.stopped_by == "auto" and open_gate.iteration - open_gate.peak_iteration == 15
 
 
-def test_draft_is_the_random_projector_for_denoising_only():
-    draft = presets.get("denoise", "draft")
-    assert draft.train == "input" and draft.tv > 0 and not draft.auto_stop
+def test_draft_is_fast_sure_at_half_the_width_for_denoising_only():
+    draft, fast = presets.get("denoise", "draft"), presets.get("denoise", "fast")
+    assert draft.loss == fast.loss == "sure" and draft.channels * 2 == fast.channels
+    assert (draft.iterations, draft.tile, draft.auto_stop) == (fast.iterations, fast.tile, False)
     for task in ("jpeg", "sr", "inpaint"):
         assert "draft" not in presets.names(task)
         with pytest.raises(ValueError, match="unknown preset 'draft'"):
             presets.get(task, "draft")
     clean, noisy = noisy_pair()
-    s = last(fit(Problem(T(noisy), Identity(), (H, W)), draft, iterations=150, auto_stop=False))
+    s = last(fit(Problem(T(noisy), Identity(), (H, W), noise_sigma=0.1), draft, iterations=150))
     assert metrics.psnr(s.image, clean) > metrics.psnr(noisy, clean) + 3
 
 

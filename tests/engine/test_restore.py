@@ -134,7 +134,7 @@ def test_plan_small_photo_fits_at_once():
 
 def test_plan_tiles_when_over_budget_and_says_so(monkeypatch):
     p = photo(h=300, w=400)
-    job = restore.Job("denoise", p, preset="balanced")   # `fast` denoise has tiles of its own (below)
+    job = restore.Job("denoise", p, preset="paper")   # our denoising presets have tiles of their own (below)
     tile_cost = memory.estimate(job.settings(), 160, 160, 3, "cpu")
     monkeypatch.setattr(restore.memory, "budget", lambda device: restore._host_bytes(job) + tile_cost)
     pl = restore.plan(job)
@@ -230,7 +230,7 @@ def test_tiled_eta_expects_whole_budgets_when_parts_cannot_auto_stop(monkeypatch
     monkeypatch.setattr(restore.parallel, "fit", fake)
 
     def first_eta(stop):
-        job = restore.Job("denoise", gradient_photo(), preset="balanced", iters=1000, tile=48, overlap=16,
+        job = restore.Job("denoise", gradient_photo(), preset="paper", iters=1000, tile=48, overlap=16,
                           preview_every=10 ** 6, workers=1, stop=stop)
         step = next(s for s in restore.run(job) if s.iteration == 100)
         return step.eta_s, step.eta_range
@@ -486,6 +486,7 @@ def test_plan_fits_fast_denoise_in_tiles_of_its_own_size(monkeypatch):
     assert not restore.plan(restore.Job("denoise", photo(h=128, w=96), preset="fast")).tiled
     assert not restore.plan(restore.Job("denoise", photo(h=300, w=400), preset="fast", tile=400)).tiled
     assert restore.plan(restore.Job("denoise", photo(h=300, w=400), preset="fast", tile=200)).tile == 200
-    for task, preset in (("denoise", "balanced"), ("jpeg", "fast"), ("denoise", "paper")):
+    assert restore.plan(restore.Job("denoise", photo(h=300, w=400), preset="balanced")).tile == 128
+    for task, preset in (("jpeg", "fast"), ("denoise", "paper")):
         pl = restore.plan(restore.Job(task, photo(h=300, w=400), preset=preset))
         assert not any("sharper" in n for n in pl.notes), (task, preset)   # only Stop's latency may tile them
