@@ -655,10 +655,11 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
     t0 = time.perf_counter()
     stream = parallel.fit_parts(problems, preset, workers=workers, threads=threads, control=control,
                                 iterations=per, **fit_kw)
-    last = first
+    last, started = first, None
     for j, step in stream:
         i = todo[j]
         iters[i] = step.iteration
+        started = started or (time.perf_counter() - t0, sum(iters))
         if step.image is not None:
             show(i, step.image)
         if step.confidence is not None:
@@ -671,7 +672,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
         asked = control.take_checkpoint_request() or (step.checkpoint is not None and not step.done)
         image, conf = frame() if step.done or step.image is not None else (None, None)
         last = _parts_step(step, i, n, per, iters, ended, t0, preset, fit_kw["auto_stop"] and preset.auto_stop,
-                           workers, image, pl, (H, W), resumed)
+                           workers, image, pl, (H, W), resumed, started)
         last.confidence = conf
         if asked and sum(reasons[k] != "user" for k in ended) > saved:
             last.checkpoint = checkpoint()
@@ -693,13 +694,14 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
 
 def _parts_step(step: Step, i: int, n: int, per: int, iters: list, ended: dict, t0: float,
                 preset: presets.Preset, stops: bool, workers: int, image, pl: Plan, size: tuple[int, int],
-                resumed: int = 0) -> Step:
+                resumed: int = 0, started: tuple[float, int] | None = None) -> Step:
     """The whole run's Step from part i's: iterations, time and progress summed over the parts
-    (`resumed`: the iterations of parts taken from a checkpoint, fitted before `t0`)."""
+    (`resumed`: the iterations of parts taken from a checkpoint, fitted before `t0`; `started`:
+    the seconds and iterations at the first reported step, `eta.estimate`'s `first`)."""
     H, W = size
     it = sum(iters)
     wall = time.perf_counter() - t0
-    left = eta.estimate(iters, ended, per, eta.prior(preset, per, stops), workers, wall, resumed)
+    left = eta.estimate(iters, ended, per, eta.prior(preset, per, stops), workers, wall, resumed, started)
     fraction = eta.progress(iters, ended, per)
     return replace(step, iteration=it, total=n * per, elapsed_s=wall, s_per_iter=wall / max(it - resumed, 1),
                    eta_s=left.mid, eta_range=(left.soon, left.late), progress=min(fraction, 0.999),
