@@ -18,7 +18,7 @@ TASK_HINTS = {
     "inpaint": "Paint over what should go (text, scratches, objects); it is filled from the rest of the photo.",
 }
 PRESET_LABELS = {
-    "draft": "Draft (half the time)",
+    "draft": "Draft (quickest)",
     "fast": "Fast",
     "balanced": "Balanced",
     "quality": "Best quality",

@@ -358,9 +358,9 @@ def test_draft_preset_is_offered_for_denoising_only_and_shows_its_settings(windo
     tp = window.task_panel
     tp.task_buttons["denoise"].click()
     labels = [tp.preset_combo.itemText(i) for i in range(tp.preset_combo.count())]
-    assert labels[0] == "Draft (half the time)" and tp.preset_combo.currentText() == "Fast"
+    assert labels[0] == "Draft (quickest)" and tp.preset_combo.currentText() == "Fast"
     tp.preset_combo.setCurrentIndex(0)
-    assert tp.iters_spin.value() == 400 and tp.channels_spin.value() == 16
-    assert "half the time" in tp.preset_hint.text()
+    assert tp.iters_spin.value() == 200 and tp.channels_spin.value() == 16
+    assert "quarter of the time" in tp.preset_hint.text()
     tp.task_buttons["sr"].click()
-    assert "Draft (half the time)" not in [tp.preset_combo.itemText(i) for i in range(tp.preset_combo.count())]
+    assert "Draft (quickest)" not in [tp.preset_combo.itemText(i) for i in range(tp.preset_combo.count())]
