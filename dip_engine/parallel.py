@@ -57,6 +57,11 @@ def fit_parts(problems: list[Problem], preset: Preset, *, workers: int = 1, thre
     yield from in_processes(problems, partial(_fit, preset=preset, fit_kw=fit_kw), workers, threads, control)
 
 
+class WorkerDied(RuntimeError):
+    """A worker process ended without reporting: killed, most often by the system when memory ran
+    out (a Python error in a worker is reported and raised as itself)."""
+
+
 def _fit(problem: Problem, control: Control, *, preset: Preset, fit_kw: dict) -> Iterator[Step]:
     return fit(problem, preset, control=control, **fit_kw)
 
@@ -87,8 +92,9 @@ def in_processes(items: list, run: Callable[..., Iterator[Step]], workers: int, 
             try:
                 msg = results.get(timeout=POLL_S)
             except queues.Empty:
-                if any(not p.is_alive() and p.exitcode not in (0, None) for p in procs):
-                    raise RuntimeError("a worker process died while fitting (out of memory?)")
+                dead = [p.exitcode for p in procs if not p.is_alive() and p.exitcode not in (0, None)]
+                if dead:
+                    raise WorkerDied(f"a fitting process ended without a word (exit code {dead[0]})")
                 continue
             kind = msg[0]
             if kind == "step":

@@ -369,6 +369,11 @@ def run(job: Job, control: Control | None = None, resume: dict | None = None) ->
             yield step
     except torch.OutOfMemoryError:
         raise RunError(_oom_message(dev, region)) from None
+    except parallel.WorkerDied as e:
+        t, l, b, r = region
+        raise RunError(f"{e} while fitting {r - l}x{b - t} pixels; the usual cause is the computer running "
+                       "out of memory: try fewer parts at a time (--workers 1), a smaller tile or fewer "
+                       "channels") from None
     except RuntimeError as e:
         if "allocate" in str(e) or "out of memory" in str(e).lower():
             raise RunError(_oom_message(dev, region)) from None

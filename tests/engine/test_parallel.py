@@ -1,5 +1,6 @@
 """Parts of one photo fitted on several cores at once give what one worker gives."""
 import numpy as np
+import pytest
 import torch
 
 from dip_engine import parallel, restore
@@ -51,3 +52,24 @@ def test_stop_reaches_every_worker_and_unstarted_parts_keep_the_input():
     assert last.done and last.stopped_by == "user" and last.iteration < 6 * 400
     assert set(last.extra["unfinished_parts"]) >= {2, 3, 4, 5}   # never started
     assert np.array_equal(last.result.data[-8:, -8:], p.data[-8:, -8:])
+
+
+def _die(item, control):
+    import os
+    os._exit(3)
+    yield
+
+
+def test_a_worker_killed_mid_fit_is_reported_as_such_not_as_a_hang():
+    with pytest.raises(parallel.WorkerDied, match="exit code 3"):
+        list(parallel.in_processes([1, 2], _die, workers=1, threads=1, control=restore.Control()))
+
+
+def test_a_killed_worker_reaches_the_user_as_a_run_error_naming_the_likely_cause(monkeypatch):
+    def killed(*a, **k):
+        raise parallel.WorkerDied("a fitting process ended without a word (exit code -9)")
+        yield
+    monkeypatch.setattr(parallel, "fit_parts", killed)
+    job = restore.Job("denoise", noisy(), preset="fast", iters=5, channels=8, tile=48, overlap=16, workers=2, threads=1)
+    with pytest.raises(restore.RunError, match=r"exit code -9\) while fitting \d+x\d+ pixels.*memory.*--workers 1"):
+        list(restore.run(job))
