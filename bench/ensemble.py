@@ -1,0 +1,64 @@
+"""Is the average of a few small fits worth more than one bigger fit? Whole photos through the
+restore path (tiles, every core) with one preset at several seeds: each seed's PSNR and time,
+and the PSNR of their average.
+
+    python -m bench.ensemble --cases val_street_denoise,val_pagoda_denoise --preset draft \\
+        --seeds 0,1 --out bench/results/ensemble.jsonl
+
+One JSON line per case, and a line of text each.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench import cases as bench_cases
+from bench.record import machine
+from bench.run import _photo
+from dip_engine import restore
+
+
+def run(case: bench_cases.Case, preset: str, seeds: list[int], iters: int | None, tile: int | None) -> dict:
+    images, row = [], {"case": case.name, "preset": preset, "iters": iters, "tile": tile, "seeds": []}
+    for seed in seeds:
+        t = time.perf_counter()
+        last = None
+        for last in restore.run(restore.Job(case.task, _photo(case.observed), seed=seed, preset=preset,
+                                            iters=iters, tile=tile, preview_every=10 ** 9)):
+            pass
+        images.append(last.result.pixels)
+        row["seeds"].append({"seed": seed, "psnr": round(bench_cases.score(case, images[-1])["psnr"], 3),
+                             "wall_s": round(time.perf_counter() - t, 1)})
+    row["average_psnr"] = round(bench_cases.score(case, np.mean(images, axis=0))["psnr"], 3)
+    return row
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    bench_cases.add_data_option(ap)
+    ap.add_argument("--cases", default="val_street_denoise")
+    ap.add_argument("--preset", default="draft")
+    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--iters", type=int, help="iteration budget per fit (default: the preset's)")
+    ap.add_argument("--tile", type=int, help="tile size in px (default: the engine's plan)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "ensemble.jsonl")
+    a = ap.parse_args(argv)
+    bench_cases.use_data(a.data)
+    seeds = [int(s) for s in a.seeds.split(",")]
+    for name in a.cases.split(","):
+        row = run(bench_cases.build_or_exit(name, None, "bench.ensemble"), a.preset, seeds, a.iters, a.tile)
+        row["machine"] = machine()
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        with a.out.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        each = ", ".join(f"s{s['seed']} {s['psnr']:.2f} dB in {s['wall_s']:.0f} s" for s in row["seeds"])
+        print(f"{name} ({a.preset}): {each}; average of {len(seeds)}: {row['average_psnr']:.2f} dB", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
