@@ -67,16 +67,16 @@ def replay(path: Path) -> list[list[float]]:
     """[progress, seconds so far, promised end / real end - 1] at each mark of one recorded run."""
     r = json.loads(path.read_text())
     per, wall = r["per"], r["wall_s"]
-    out, marks, first = [], list(MARKS), None
+    out, marks, started = [], list(MARKS), None
     for e in r["log"]:
         iters, ended = e["iters"], {int(k): v for k, v in e["ended"].items()}
-        if first is None and sum(iters):
-            first = (e["t"] - r["t0"], sum(iters))
+        if started is None and sum(iters):
+            started = (e["t"] - r["t0"], sum(iters))
         progress = eta.progress(iters, ended, per)
         if not marks or progress < marks[0]:
             continue
         marks.pop(0)
-        left = eta.estimate(iters, ended, per, eta.Prior(**r["prior"]), r["workers"], e["t"] - r["t0"], first=first)
+        left = eta.estimate(iters, ended, per, eta.Prior(**r["prior"]), r["workers"], e["t"] - r["t0"], started=started)
         out.append([round(progress, 3), e["t"], round((e["t"] + left.mid) / wall - 1, 3),
                     round((e["t"] + left.soon) / wall - 1, 3), round((e["t"] + left.late) / wall - 1, 3)])
     return out

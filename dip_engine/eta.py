@@ -63,17 +63,17 @@ def order(n: int) -> list[int]:
 
 
 def estimate(iters: list[int], ended: dict[int, int], per: int, before: Prior, workers: int,
-             wall: float, resumed: int = 0, first: tuple[float, int] | None = None) -> Left:
+             wall: float, resumed: int = 0, started: tuple[float, int] | None = None) -> Left:
     """Seconds left, from each part's iterations so far (`iters`), the parts that ended (index:
     iterations), the budget per part, the guess made `before` any ended, the workers fitting
     parts at once, and the seconds this run has taken (`wall`) for its iterations (less
-    `resumed`, those of parts taken from a checkpoint). `first`: the seconds and the iterations
+    `resumed`, those of parts taken from a checkpoint). `started`: the seconds and the iterations
     (summed, resumed ones included) when the first iteration was reported; the time per iteration
     is taken from then on, once each worker has done WARM more."""
     n = len(iters)
     it = sum(iters)
-    if first is not None and it - first[1] >= WARM * workers:
-        spi = (wall - first[0]) * workers / (it - first[1])   # seconds per iteration of one worker
+    if started is not None and it - started[1] >= WARM * workers:
+        spi = (wall - started[0]) * workers / (it - started[1])   # seconds per iteration of one worker
     else:
         spi = wall * workers / max(it - resumed, 1)
     done = list(ended.values())

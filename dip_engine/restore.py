@@ -702,7 +702,7 @@ def _parts_step(step: Step, i: int, n: int, per: int, iters: list, ended: dict, 
                 resumed: int = 0, started: tuple[float, int] | None = None) -> Step:
     """The whole run's Step from part i's: iterations, time and progress summed over the parts
     (`resumed`: the iterations of parts taken from a checkpoint, fitted before `t0`; `started`:
-    the seconds and iterations at the first reported step, `eta.estimate`'s `first`)."""
+    the seconds and iterations at the first reported step, as `eta.estimate` takes them)."""
     H, W = size
     it = sum(iters)
     wall = time.perf_counter() - t0

@@ -33,10 +33,10 @@ def test_before_any_part_ends_each_is_expected_to_run_the_guess_shared_over_the_
 def test_the_seconds_before_the_first_iteration_are_not_counted_as_fitting_time():
     # the workers took 3 s to start; from then on 200 iterations in 10 s: 0.1 s per iteration and worker
     fixed = eta.Prior(1500, 1500)
-    left = eta.estimate([100, 100, 0, 0], {}, 1500, fixed, workers=2, wall=13.0, first=(3.0, 0))
+    left = eta.estimate([100, 100, 0, 0], {}, 1500, fixed, workers=2, wall=13.0, started=(3.0, 0))
     assert left.mid == pytest.approx(0.1 * (1400 + 1500))
     # until each worker has done a few more since, the whole time is all there is to go by
-    early = eta.estimate([5, 5, 0, 0], {}, 1500, fixed, workers=2, wall=3.5, first=(3.0, 2))
+    early = eta.estimate([5, 5, 0, 0], {}, 1500, fixed, workers=2, wall=3.5, started=(3.0, 2))
     assert early.mid == pytest.approx(3.5 * 2 / 10 * (1495 + 1500))
 
 
