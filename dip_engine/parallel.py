@@ -43,18 +43,21 @@ def plan_workers(parts: int, device: torch.device, part_bytes: int, budget_bytes
 
 
 def fit_parts(problems: list[Problem], preset: Preset, *, workers: int = 1, threads: int | None = None,
-              control: Control | None = None, **fit_kw) -> Iterator[tuple[int, Step]]:
+              control: Control | None = None, seed: int | list[int] = 0,
+              **fit_kw) -> Iterator[tuple[int, Step]]:
     """Yield (part index, Step) of every part's fit; each part's last Step has done=True. After a
-    stop, parts not yet started are not fitted (they yield nothing)."""
+    stop, parts not yet started are not fitted (they yield nothing). `seed`: one for all parts,
+    or one per part."""
     control = control or Control()
+    items = list(zip(problems, seed if isinstance(seed, list) else [seed] * len(problems), strict=True))
     if workers <= 1:
-        for i, problem in enumerate(problems):
+        for i, item in enumerate(items):
             if control.stopped:
                 return
-            for step in fit(problem, preset, control=control, **fit_kw):
+            for step in _fit(item, control, preset=preset, fit_kw=fit_kw):
                 yield i, step
         return
-    yield from in_processes(problems, partial(_fit, preset=preset, fit_kw=fit_kw), workers, threads, control)
+    yield from in_processes(items, partial(_fit, preset=preset, fit_kw=fit_kw), workers, threads, control)
 
 
 class WorkerDied(RuntimeError):
@@ -62,8 +65,9 @@ class WorkerDied(RuntimeError):
     out (a Python error in a worker is reported and raised as itself)."""
 
 
-def _fit(problem: Problem, control: Control, *, preset: Preset, fit_kw: dict) -> Iterator[Step]:
-    return fit(problem, preset, control=control, **fit_kw)
+def _fit(item: tuple[Problem, int], control: Control, *, preset: Preset, fit_kw: dict) -> Iterator[Step]:
+    problem, seed = item
+    return fit(problem, preset, control=control, seed=seed, **fit_kw)
 
 
 def in_processes(items: list, run: Callable[..., Iterator[Step]], workers: int, threads: int | None,

@@ -45,6 +45,8 @@ class Preset:
                                          # or Stop needs tiles
     overlap: int | None = None           # ... overlapping by this many output px (None: tile // 8,
                                          # at least restore.MIN_OVERLAP px of the fitted photo)
+    fits: int = 1                        # denoise/jpeg/sr: fit every tile (or the whole photo) this
+                                         # many times, with seeds seed, seed + 1, ..., and average them
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Iterator
 
@@ -152,8 +153,10 @@ def fit_region(job: Job) -> Region:
 class Plan:
     """What a run will fit, decided before any fitting from the photo size, the network and the
     device's memory. `notes` are one-line sentences for the user (CLI prints, GUI shows them)."""
-    regions: list[Region]              # output regions fitted one after another
-    tiles: list[Region] = field(default_factory=list)  # tiles in the input (SR: low-res); [] = no tiling
+    regions: list[Region]              # output regions fitted one after another (a region fitted k
+                                       # times with k seeds, `Preset.fits`, is listed k times)
+    tiles: list[Region] = field(default_factory=list)  # the regions in the input (SR: low-res), blended
+                                                       # with feathered weights; [] = no blending
     tile: int | None = None            # tile side asked for or chosen (input px)
     overlap: int | None = None
     estimate_bytes: int = 0            # peak memory of the largest single fit
@@ -166,7 +169,8 @@ class Plan:
 
     @property
     def tiled(self) -> bool:
-        return bool(self.tiles)
+        """The photo is cut into tiles (a whole photo fitted several times is not)."""
+        return len(set(self.tiles)) > 1
 
     @property
     def fits(self) -> bool:
@@ -203,6 +207,14 @@ def plan(job: Job) -> Plan:
     ph = job.physics()
     if not ph.tiles:
         return _plan_crops(job, preset, est, base)
+    return _fit_each(job, _plan_tiles(job, preset, dev, est, base), preset.fits)
+
+
+def _plan_tiles(job: Job, preset: presets.Preset, dev: torch.device, est, base: Plan) -> Plan:
+    """Denoise, JPEG, SR: the whole photo, or overlapping tiles."""
+    ph, c = job.physics(), job.photo.color_channels
+    W, H = output_size(job)
+    budget, whole_est = base.budget_bytes, base.whole_bytes
     h, w = job.photo.height, job.photo.width
     forced = job.tile is not None and job.tile < max(h, w)
     # The preset's own tile size, where it fits better in pieces than whole; a tile asked for wins.
@@ -275,6 +287,30 @@ def _largest_tile(h: int, w: int, s: int, budget: int, est, cap: int | None = No
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if ok(mid) else (lo, mid - 1)
     return max(MIN_TILE, lo - lo % TILE_STEP) if lo > 2 * TILE_STEP else lo
+
+
+def _fit_each(job: Job, pl: Plan, k: int) -> Plan:
+    """`pl` with every region fitted `k` times, each time with the next seed (`seeds`), the fits
+    blended with equal shares (`regions.weights`). Two small fits averaged beat one of twice the
+    size: independent fits err independently, so their mean has less of each one's error."""
+    if k <= 1 or not pl.fits:
+        return pl
+    tiles = pl.tiles or [whole(job.photo.height, job.photo.width)]
+    s = seeds([tuple(r) for r in pl.regions for _ in range(k)], job.seed)
+    note = (f"Each {'tile' if pl.tiles else 'part'} is fitted {k} times, with seeds "
+            f"{', '.join(str(v) for v in s[:k])}, and the fits averaged.")
+    return replace(pl, regions=[r for r in pl.regions for _ in range(k)], tiles=[t for t in tiles for _ in range(k)],
+                   notes=[*pl.notes, note])
+
+
+def seeds(parts: list[Region], seed: int) -> list[int]:
+    """The seed of each part: `seed`, plus one for every earlier part over the same region."""
+    seen: Counter = Counter()
+    out = []
+    for r in map(tuple, parts):
+        out.append(seed + seen[r])
+        seen[r] += 1
+    return out
 
 
 def _plan_crops(job: Job, preset: presets.Preset, est, base: Plan) -> Plan:
@@ -357,7 +393,7 @@ def run(job: Job, control: Control | None = None, resume: dict | None = None) ->
     if len(pl.regions) == 1:
         parts = _run_single(job, pl, preset, control, fit_kw, resume)
     else:
-        parts = _run_parts(job, pl, preset, control, fit_kw, (_Tiles if pl.tiled else _Crops)(job, pl), resume)
+        parts = _run_parts(job, pl, preset, control, fit_kw, (_Tiles if pl.tiles else _Crops)(job, pl), resume)
     region = pl.regions[0]   # the part being fitted, for an out-of-memory message
     first = True
     try:
@@ -657,9 +693,10 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
     yield first
     pixels, ph = job.photo.pixels, job.physics()
     problems = [ph.part(pixels, pl.regions[i])[0] for i in todo]
+    part_seeds = seeds(pl.regions, fit_kw["seed"])
     t0 = time.perf_counter()
     stream = parallel.fit_parts(problems, preset, workers=workers, threads=threads, control=control,
-                                iterations=per, **fit_kw)
+                                iterations=per, **fit_kw | {"seed": [part_seeds[i] for i in todo]})
     last, started = first, None
     for j, step in stream:
         i = todo[j]

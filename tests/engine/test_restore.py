@@ -1,5 +1,6 @@
 """The restore layer: any size, gray/RGB/RGBA, 8/16-bit, faithful compositing."""
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -490,3 +491,33 @@ def test_plan_fits_fast_denoise_in_tiles_of_its_own_size(monkeypatch):
     for task, preset in (("jpeg", "fast"), ("denoise", "paper")):
         pl = restore.plan(restore.Job(task, photo(h=300, w=400), preset=preset))
         assert not any("sharper" in n for n in pl.notes), (task, preset)   # only Stop's latency may tile them
+
+
+def _fitted_twice(monkeypatch):
+    """Presets as they are, but every tile fitted twice (Preset.fits)."""
+    get = presets.get
+    monkeypatch.setattr(restore.presets, "get", lambda *a, **k: replace(get(*a, **k), fits=2))
+
+
+@pytest.mark.parametrize("tile", [48, None])
+def test_a_preset_that_fits_each_tile_twice_gives_the_average_of_two_seeds(monkeypatch, tile):
+    """Fitted twice, a tile (or a photo fitted whole) is the mean of the fits with seeds s and
+    s + 1: what two separate runs with those seeds give, averaged."""
+    monkeypatch.setattr(restore.classical, "usable_mse", lambda *a, **k: None)
+    p = gradient_photo() if tile else photo()
+    kw = dict(preset="fast", iters=3, channels=8, tile=tile, overlap=16 if tile else None, stop="never", workers=1)
+    once = [run(restore.Job("denoise", p, seed=s, **kw)).result.pixels for s in (5, 6)]
+    _fitted_twice(monkeypatch)
+    steps = list(restore.run(restore.Job("denoise", p, seed=5, **kw)))
+    pl, last = steps[0].extra["plan"], steps[-1]
+    n = 6 if tile else 1
+    assert len(pl.regions) == len(pl.tiles) == 2 * n and pl.tiled == bool(tile)
+    assert any("fitted 2 times, with seeds 5, 6, and the fits averaged" in note for note in steps[0].extra["notes"])
+    assert last.iteration == last.total == 2 * n * 3 and last.extra["unfinished_parts"] == []
+    assert np.abs(last.result.pixels - np.mean(once, axis=0)).max() <= 1 / 255 + 1e-6
+
+
+def test_seeds_count_up_over_the_same_region():
+    a, b = (0, 0, 8, 8), (0, 4, 8, 12)
+    assert restore.seeds([a, a, b, b, a], 7) == [7, 8, 7, 8, 9]
+    assert restore.seeds([a, b], 0) == [0, 0]
