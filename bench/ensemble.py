@@ -1,6 +1,6 @@
 """Is the average of a few small fits worth more than one bigger fit? Whole photos through the
 restore path (tiles, every core) with one preset at several seeds: each seed's PSNR and time,
-and the PSNR of their average.
+the PSNR of their average, and of the average of the first k seeds for every k.
 
     python -m bench.ensemble --cases val_street_denoise,val_pagoda_denoise --preset draft \\
         --seeds 0,1 --out bench/results/ensemble.jsonl
@@ -34,6 +34,9 @@ def run(case: bench_cases.Case, preset: str, seeds: list[int], iters: int | None
         row["seeds"].append({"seed": seed, "psnr": round(bench_cases.score(case, images[-1])["psnr"], 3),
                              "wall_s": round(time.perf_counter() - t, 1)})
     row["average_psnr"] = round(bench_cases.score(case, np.mean(images, axis=0))["psnr"], 3)
+    # the average of the first k seeds, k = 2, 3, ...: how much each further fit adds
+    row["first_k_psnr"] = {k: round(bench_cases.score(case, np.mean(images[:k], axis=0))["psnr"], 3)
+                           for k in range(2, len(images) + 1)}
     return row
 
 
