@@ -3,7 +3,6 @@ or overlapping tiles with feathered seams for photos too big to fit at once."""
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 import numpy as np
 
@@ -190,9 +189,7 @@ def _axis_weights(spans: list[tuple[int, int]], length: int) -> dict[tuple[int, 
 
 def weights(all_tiles: list[Region], height: int, width: int) -> list[np.ndarray]:
     """The blend weight (h x w float32) of every tile of a `tiles` grid, in order: a raised cosine
-    across every overlap, normalised so that the weights of all tiles sum to exactly 1 at each
-    pixel. A tile listed k times (fitted k times) has 1/k of the weight each time."""
+    across every overlap, normalised so that the weights of all tiles sum to exactly 1 at each pixel."""
     ys = _axis_weights(sorted({(a[0], a[2]) for a in all_tiles}), height)
     xs = _axis_weights(sorted({(a[1], a[3]) for a in all_tiles}), width)
-    times = Counter(map(tuple, all_tiles))
-    return [np.outer(ys[(t, b)], xs[(l, r)]) / np.float32(times[(t, l, b, r)]) for t, l, b, r in all_tiles]
+    return [np.outer(ys[(t, b)], xs[(l, r)]) for t, l, b, r in all_tiles]

@@ -290,9 +290,9 @@ def _largest_tile(h: int, w: int, s: int, budget: int, est, cap: int | None = No
 
 
 def _fit_each(job: Job, pl: Plan, k: int) -> Plan:
-    """`pl` with every region fitted `k` times, each time with the next seed (`seeds`), the fits
-    blended with equal shares (`regions.weights`). Two small fits averaged beat one of twice the
-    size: independent fits err independently, so their mean has less of each one's error."""
+    """`pl` with every region fitted `k` times, each time with the next seed (`seeds`); the
+    region's image is the mean of its fits (`_run_parts`). Two small fits averaged beat one of
+    twice the size: independent fits err partly independently, so their mean has less error."""
     if k <= 1 or not pl.fits:
         return pl
     tiles = pl.tiles or [whole(job.photo.height, job.photo.width)]
@@ -559,13 +559,16 @@ def _chain(first, rest):
 
 class _Tiles:
     """Overlapping tiles (denoise, JPEG, SR): the whole output is the classical answer with each
-    tile's change blended in by raised-cosine weights that sum to 1, so seams do not show."""
+    tile's change blended in by raised-cosine weights that sum to 1, so seams do not show. A
+    tile fitted several times (`Preset.fits`) is one region here: its image is the mean of
+    its fits' (`_run_parts`)."""
 
     def __init__(self, job: Job, pl: Plan):
         W, H = output_size(job)
-        self.regions = pl.regions
+        self.regions = list(dict.fromkeys(tuple(r) for r in pl.regions))
+        self.of = [self.regions.index(tuple(r)) for r in pl.regions]   # part -> its region
         self.base = job.physics().classical(job.photo.pixels, whole(H, W))
-        self.weights = regions.weights(pl.regions, H, W)
+        self.weights = regions.weights(self.regions, H, W)
 
     def put(self, out: np.ndarray, i: int, image: np.ndarray, old: np.ndarray | None = None) -> None:
         """Blend tile i's `image` into `out`, in place of its `old` image if `out` holds one."""
@@ -588,6 +591,7 @@ class _Crops:
     def __init__(self, job: Job, pl: Plan):
         ph, pixels = job.physics(), job.photo.pixels
         self.regions = pl.regions
+        self.of = list(range(len(pl.regions)))   # part -> its region: each crop is fitted once
         self.fills = pl.masks if pl.masks is not None else [job.mask[t:b, l:r] for t, l, b, r in pl.regions]
         self.base = pixels.copy()
         for i, region in enumerate(self.regions):   # the first frame: every crop's classical fill
@@ -627,15 +631,38 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
     # took about a second, as long as the tiles take to send their next previews.
     canvas = layout.base.copy()
     next_frame = 0.0
+    # A region fitted several times (Preset.fits) shows the mean of its fits that ran to their
+    # end, or while none has, the latest image of those under way: a fit just started, or one
+    # the user stopped early, would pull a finished one back towards a blur.
+    fits_of: dict[int, list[int]] = {}
+    for i, g in enumerate(layout.of):
+        fits_of.setdefault(g, []).append(i)
+
+    def mean(g: int, of: dict[int, np.ndarray]) -> np.ndarray | None:
+        have = [j for j in fits_of[g] if j in of]
+        use = [of[j] for j in have if j in ended and reasons[j] != "user"] or [of[j] for j in have]
+        return None if not use else use[0] if len(use) == 1 else sum(use) / np.float32(len(use))
+
+    def changing(i: int):
+        """Call before part i's image or state changes; the function returned redraws its region after."""
+        g = layout.of[i]
+        old = mean(g, images)
+
+        def redraw() -> None:
+            new = mean(g, images)
+            if new is not None:
+                layout.put(canvas, g, new, old)
+            elif old is not None:
+                layout.take(canvas, g, old)
+        return redraw
 
     def show(i: int, image: np.ndarray) -> None:
-        layout.put(canvas, i, image, images.get(i))
+        redraw = changing(i)
         images[i] = image
+        redraw()
 
-    def hide(i: int) -> None:
-        if i in images:
-            layout.take(canvas, i, images.pop(i))
-        maps.pop(i, None)
+    def confidence_map() -> np.ndarray | None:
+        return layout.confidence({g: m for g in fits_of if (m := mean(g, maps)) is not None}, (H, W))
 
     def frame() -> tuple[np.ndarray | None, np.ndarray | None]:
         """The frame and its confidence map, or Nones while frames would take more than
@@ -644,7 +671,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
         t = time.perf_counter()
         if t < next_frame:
             return None, None
-        out = canvas.copy(), layout.confidence(maps, (H, W))
+        out = canvas.copy(), confidence_map()
         spent = time.perf_counter() - t
         next_frame = t + spent / FRAME_SHARE if spent > FRAME_FREE_S else 0.0
         return out
@@ -652,8 +679,9 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
     def picture() -> np.ndarray:
         """The image composed afresh, free of the canvas's rounding."""
         out = layout.base.copy()
-        for i, img in images.items():
-            layout.put(out, i, img)
+        for g in fits_of:
+            if (img := mean(g, images)) is not None:
+                layout.put(out, g, img)
         return out
 
     for part in (resume or {}).get("parts", []):   # parts of the saved run that ran to their end
@@ -702,14 +730,18 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
         i = todo[j]
         iters[i] = step.iteration
         started = started or (time.perf_counter() - t0, sum(iters))
-        if step.image is not None:
-            show(i, step.image)
-        if step.confidence is not None:
+        if step.image is not None or step.done:
+            redraw = changing(i)
+            if step.image is not None:
+                images[i] = step.image
+            if step.done:
+                ended[i], reasons[i] = step.iteration, step.stopped_by
+                if step.image is None or not step.usable:
+                    images.pop(i, None)
+                    maps.pop(i, None)
+            redraw()
+        if step.confidence is not None and i in images:
             maps[i] = step.confidence
-        if step.done:
-            ended[i], reasons[i] = step.iteration, step.stopped_by
-            if step.image is None or not step.usable:
-                hide(i)
         # one in-process fit takes the request itself and answers with its own state: ours instead
         asked = control.take_checkpoint_request() or (step.checkpoint is not None and not step.done)
         image, conf = frame() if step.done or step.image is not None else (None, None)
@@ -719,7 +751,8 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
         if asked and sum(reasons[k] != "user" for k in ended) > saved:
             last.checkpoint = checkpoint()
         yield last
-    unfinished = [i for i in range(n) if i not in ended or i not in images]
+    # a part is unfinished when no fit of its region ran to its end with a result
+    unfinished = [i for i in range(n) if not any(j in ended and j in images for j in fits_of[layout.of[i]])]
     stopped_by = "user" if "user" in reasons.values() else "auto" if "auto" in reasons.values() else "iterations"
     out = replace(last, iteration=sum(iters), done=True, stopped_by=stopped_by, eta_s=None, eta_range=None,
                   progress=1.0, image=picture(), usable=not unfinished, result_iteration=None,
@@ -729,7 +762,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
         which = "all parts" if len(unfinished) == n else \
             f"part{'s' if len(unfinished) > 1 else ''} {', '.join(str(k + 1) for k in unfinished)} of {n}"
         _kept(job, out, f" in {which}")
-    out.confidence = layout.confidence(maps, (H, W))
+    out.confidence = confidence_map()
     out.result = compose(job, out.image, whole(H, W))
     yield out
 
@@ -785,6 +818,8 @@ def metadata(job: Job, step: Step) -> dict[str, str]:
         d["dip:scale"] = str(job.scale)
     if step.extra.get("kept"):
         d["dip:kept"] = str(step.extra["kept"])
+    if p.fits > 1:
+        d["dip:fits"] = str(p.fits)
     parts = step.extra.get("parts", 1)
     if parts > 1:
         d["dip:parts"] = str(parts)

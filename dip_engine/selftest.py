@@ -1,7 +1,8 @@
 """`dip-engine --selftest`: a quick end-to-end check that the engine works where it is installed.
 
-It restores a tiny photo made in memory (a 48x40 gradient with noise) with the fast preset, a
-narrow network and a few iterations, writes the result through `imageio.save_image` into a
+It restores a tiny photo made in memory (a 48x40 gradient with noise) with the fast preset (two
+fits averaged, in worker processes where there are cores for them), a narrow network and a few
+iterations each, writes the result through `imageio.save_image` into a
 temporary folder, reads it back and checks it. It needs no files and no network, so it also
 proves that a frozen bundle (PyInstaller) found torch, OpenCV and Pillow. Ten iterations are too
 few to beat the noisy input; the check is that the fit learns (the loss falls) and the written

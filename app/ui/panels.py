@@ -212,6 +212,12 @@ class TaskPanel(QWidget):
         self._loading = True
         ch = pr.channels if isinstance(pr.channels, int) else max(pr.channels)
         self.iters_spin.setValue(int(self._overrides.get("iters") or pr.iterations))
+        # a preset that fits every tile several times and averages them: the budget is per fit
+        self.iters_spin.setSuffix(f" per fit, {pr.fits} fits" if pr.fits > 1 else "")
+        self.iters_spin.setToolTip("The most iterations the fit may run (auto-stop may end it earlier)."
+                                   + (f" This preset fits every tile {pr.fits} times, each with the next seed, "
+                                      "and averages the fits: together they are better than either." if pr.fits > 1
+                                      else ""))
         self.lr_spin.setValue(float(self._overrides.get("lr") or pr.lr))
         self.channels_spin.setValue(int(self._overrides.get("channels") or ch))
         self._loading = False

@@ -79,11 +79,11 @@ def reopened(window, path, settings, qtbot):
         other.close()
 
 
-def fast_settings(window, task="denoise", iters=20, channels=8, auto_stop=False):
-    """Pick a task with the 'fast' preset and small overrides through the real widgets."""
+def fast_settings(window, task="denoise", iters=20, channels=8, auto_stop=False, preset="fast"):
+    """Pick a task with the 'fast' preset (or `preset`) and small overrides through the real widgets."""
     tp = window.task_panel
     tp.task_buttons[task].click()
-    tp.select_preset("fast")
+    tp.select_preset(preset)
     tp.iters_spin.setValue(iters)
     tp.channels_spin.setValue(channels)
     tp.auto_stop.setChecked(auto_stop)

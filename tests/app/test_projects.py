@@ -69,7 +69,7 @@ def test_project_round_trip_through_the_window(window, tiny_photo, qtbot, tmp_pa
 
 def test_a_paused_and_stopped_run_continues_from_its_checkpoint(window, tiny_photo, qtbot, tmp_path, settings):
     window.files.open_path(tiny_photo)
-    fast_settings(window, "denoise", iters=60)
+    fast_settings(window, "denoise", iters=60, preset="draft")   # one fit, resumed from its own state
     got = []
     window.runner.checkpointReady.connect(lambda c: got.append(c["iteration"]))
     assert window.run.start()
@@ -354,8 +354,8 @@ def test_closing_during_a_run_leaves_no_thread(window, tiny_photo, qtbot, tmp_pa
 
 
 def test_a_run_in_tiles_stopped_and_continued_fits_only_the_unfinished_tiles(window, big_photo, qtbot):
-    window.files.open_path(big_photo)               # 400 x 300: 'fast' denoises it in 12 tiles of 128 px
-    fast_settings(window, "denoise", iters=100)
+    window.files.open_path(big_photo)               # 400 x 300: 'draft' denoises it in 12 tiles of 128 px
+    fast_settings(window, "denoise", iters=100, preset="draft")
     parts, notes = [], []
     window.runner.progressed.connect(lambda p: parts.append(p.part))
     window.runner.notesAdded.connect(notes.extend)

@@ -23,7 +23,7 @@ def _run_to_end(qtbot, window):
 def test_tiny_fit_streams_frames_then_compare_make_result_and_save(window, tiny_photo, qtbot, tmp_path):
     from dip_engine import imageio, restore
     window.files.open_path(tiny_photo)
-    fast_settings(window, "denoise", iters=20)
+    fast_settings(window, "denoise", iters=20, preset="draft")   # one fit: its own snapshots and iterations
     frames, progress = [], []
     window.runner.frameReady.connect(frames.append)
     window.runner.progressed.connect(progress.append)

@@ -359,8 +359,11 @@ def test_draft_preset_is_offered_for_denoising_only_and_shows_its_settings(windo
     tp.task_buttons["denoise"].click()
     labels = [tp.preset_combo.itemText(i) for i in range(tp.preset_combo.count())]
     assert labels[0] == "Draft (quickest)" and tp.preset_combo.currentText() == "Fast"
+    # Fast: two fits of every tile, averaged; the budget reads per fit
+    assert tp.iters_spin.text() == "200 per fit, 2 fits" and tp.channels_spin.value() == 16
+    assert "averaged" in tp.preset_hint.text() and "2 times" in tp.iters_spin.toolTip()
     tp.preset_combo.setCurrentIndex(0)
-    assert tp.iters_spin.value() == 200 and tp.channels_spin.value() == 16
-    assert "quarter of the time" in tp.preset_hint.text()
+    assert tp.iters_spin.text() == "200" and tp.channels_spin.value() == 16
+    assert "half the time" in tp.preset_hint.text() and "times" not in tp.iters_spin.toolTip()
     tp.task_buttons["sr"].click()
     assert "Draft (quickest)" not in [tp.preset_combo.itemText(i) for i in range(tp.preset_combo.count())]

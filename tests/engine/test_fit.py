@@ -398,10 +398,11 @@ def test_auto_stop_waits_for_the_gate():
     assert open_gate.stopped_by == "auto" and open_gate.iteration - open_gate.peak_iteration == 15
 
 
-def test_draft_is_a_smaller_shorter_sure_fit_for_denoising_only():
+def test_draft_is_one_of_fasts_two_sure_fits_for_denoising_only():
     draft, fast = presets.get("denoise", "draft"), presets.get("denoise", "fast")
-    assert draft.loss == fast.loss == "sure" and draft.channels * 2 == fast.channels
-    assert draft.iterations < fast.iterations and (draft.tile, draft.auto_stop) == (fast.tile, False)
+    assert draft.loss == fast.loss == "sure" and (draft.fits, fast.fits) == (1, 2)
+    assert replace(draft, name="fast", fits=2, description=fast.description) == fast
+    assert (draft.tile, draft.auto_stop) == (128, False)
     for task in ("jpeg", "sr", "inpaint"):
         assert "draft" not in presets.names(task)
         with pytest.raises(ValueError, match="unknown preset 'draft'"):

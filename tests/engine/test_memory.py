@@ -33,9 +33,14 @@ def test_estimate_rejects_empty_sizes():
         memory.estimate(presets.get("denoise"), 0, 10)
 
 
+# `fast` denoising had 32 channels when it was measured (12-06); since 12-07 it fits 16 twice
+MEASURED = {"fast": dict(channels=32)}
+
+
 @pytest.mark.parametrize("name,h,w,measured", memory.CALIBRATION)
 def test_estimate_matches_recorded_measurements(name, h, w, measured):
-    ratio = memory.estimate(presets.get("denoise", name), h, w, 3, "cpu") / measured
+    preset = replace(presets.get("denoise", name), **MEASURED.get(name, {}))
+    ratio = memory.estimate(preset, h, w, 3, "cpu") / measured
     tolerance = 1.25 if h * w >= 256 * 256 else 1.6  # the fixed part dominates tiny fits
     assert 1 / tolerance < ratio < tolerance
 

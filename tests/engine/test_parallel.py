@@ -27,7 +27,7 @@ def test_workers_follow_cores_parts_and_memory(monkeypatch):
 
 def test_two_workers_give_the_same_result_as_one():
     p = noisy()
-    kw = dict(preset="fast", iters=40, channels=8, tile=48, overlap=16, stop="never", threads=1, seed=3)
+    kw = dict(preset="draft", iters=40, channels=8, tile=48, overlap=16, stop="never", threads=1, seed=3)
     one = list(restore.run(restore.Job("denoise", p, workers=1, **kw)))
     two = list(restore.run(restore.Job("denoise", p, workers=2, **kw)))
     assert one[-1].extra["parts"] == two[-1].extra["parts"] == 6

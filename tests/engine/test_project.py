@@ -21,6 +21,7 @@ from dip_engine.project import HistoryItem, Project, ProjectError, load_project,
 from tests.conftest import REPO, smooth_image
 
 FAST = dict(preset="fast", channels=8, stop="never")
+ONE_FIT = dict(FAST, preset="draft")   # denoising with one fit, resumed from the fit's own state
 
 
 def photo_file(tmp_path, bits=8, name="photo.png", h=24, w=28):
@@ -229,7 +230,7 @@ def test_a_process_killed_while_writing_leaves_the_previous_file_readable(tmp_pa
 
 def test_stopped_run_saved_loaded_and_resumed_equals_an_uninterrupted_run(tmp_path):
     ph, path = photo_file(tmp_path)
-    job = restore.Job("denoise", ph, iters=12, seed=5, **FAST)
+    job = restore.Job("denoise", ph, iters=12, seed=5, **ONE_FIT)
     *_, full = restore.run(job)
     first = stopped_at(job, 5)
     assert first.stopped_by == "user" and first.checkpoint["iteration"] == 5

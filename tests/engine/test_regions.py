@@ -112,11 +112,3 @@ def test_thickness_is_the_radius_of_the_largest_disc_inside_the_marks():
     assert 1 <= regions.thickness(mask) <= 2.5
     mask[30:58, 40:68] = True          # a 28 px blob, like an object
     assert 13 <= regions.thickness(mask) <= 15
-
-
-def test_a_tile_listed_twice_takes_half_the_weight_each_time():
-    ts = regions.tiles(96, 80, 48, 16)
-    once, twice = regions.weights(ts, 96, 80), regions.weights(ts + ts[:1], 96, 80)
-    np.testing.assert_allclose(twice[0], once[0] / 2)
-    np.testing.assert_allclose(twice[-1], once[0] / 2)
-    np.testing.assert_array_equal(twice[1], once[1])

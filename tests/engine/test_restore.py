@@ -1,6 +1,5 @@
 """The restore layer: any size, gray/RGB/RGBA, 8/16-bit, faithful compositing."""
 import time
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -30,6 +29,7 @@ def run(job):
 
 
 FAST = dict(preset="fast", iters=3, channels=8)
+ONE = dict(FAST, preset="draft")   # denoising with one fit (`fast` fits twice, Preset.fits)
 
 
 @pytest.mark.parametrize("c,bits,alpha", [(1, 8, False), (3, 16, False), (3, 8, True), (1, 16, True)])
@@ -106,8 +106,12 @@ def test_metadata_records_settings():
     job = restore.Job("denoise", p, seed=7, **{k: v for k, v in FAST.items()})
     last = run(job)
     m = restore.metadata(job, last)
-    assert m["dip:task"] == "denoise" and m["dip:seed"] == "7" and m["dip:iterations"] == "3"
+    assert m["dip:task"] == "denoise" and m["dip:seed"] == "7" and m["dip:iterations"] == "6"
     assert m["dip:stopped_by"] == "iterations" and m["dip:software"].startswith("DIP Studio")
+    # `fast` fits the photo twice, with seeds 7 and 8: two parts, no tiles
+    assert (m["dip:fits"], m["dip:parts"], m["dip:max_iterations"]) == ("2", "2", "3") and "dip:tile" not in m
+    one = restore.Job("denoise", p, seed=7, **ONE)
+    assert not {"dip:fits", "dip:parts"} & set(restore.metadata(one, run(one)))
 
 
 # --- big photos: the plan, tiles, crops per cluster, memory limits ---------------------------------
@@ -127,7 +131,7 @@ def seams(tiles, axis):
 
 def test_plan_small_photo_fits_at_once():
     p = photo()
-    pl = restore.plan(restore.Job("denoise", p, **FAST))
+    pl = restore.plan(restore.Job("denoise", p, **ONE))
     assert pl.fits and not pl.tiled and pl.regions == [(0, 0, 37, 45)]
     assert 0 < pl.estimate_bytes == pl.whole_bytes < pl.budget_bytes
     assert "at once" in pl.notes[0]
@@ -194,7 +198,7 @@ def test_tiles_blend_without_seams_even_when_tiles_disagree(monkeypatch):
     offsets = [0.0, 0.1, -0.05, 0.08, 0.02, -0.1]   # by the order the parts are fitted in (shuffled)
     fake, calls = _fake_fit(offsets)
     monkeypatch.setattr(restore.parallel, "fit", fake)   # parts run in this process with one worker
-    job = restore.Job("denoise", p, preset="fast", iters=2, tile=48, overlap=16, preview_every=1, workers=1)
+    job = restore.Job("denoise", p, preset="draft", iters=2, tile=48, overlap=16, preview_every=1, workers=1)
     steps = list(restore.run(job))
     pl = steps[0].extra["plan"]
     assert len(calls) == 6 and all(s == (43, 48) for s in calls[:1])
@@ -214,7 +218,7 @@ def test_tiles_blend_without_seams_even_when_tiles_disagree(monkeypatch):
 def test_tiled_frames_show_each_tiles_latest_preview(monkeypatch):
     fake, _ = _fake_fit([0.0, 0.1, -0.05, 0.08, 0.02, -0.1], drift=0.01)
     monkeypatch.setattr(restore.parallel, "fit", fake)
-    job = restore.Job("denoise", gradient_photo(), preset="fast", iters=3, tile=48, overlap=16, preview_every=1,
+    job = restore.Job("denoise", gradient_photo(), preset="draft", iters=3, tile=48, overlap=16, preview_every=1,
                       workers=1)
     steps = list(restore.run(job))
     frames = [s.image for s in steps[1:-1] if s.image is not None]
@@ -254,7 +258,7 @@ def test_tiled_frames_are_thinned_when_composing_them_is_slow(monkeypatch):
         return slow(*a, **k)
     monkeypatch.setattr(restore.confidence, "mosaic", mosaic)
     p = gradient_photo()
-    job = restore.Job("denoise", p, preset="fast", iters=3, tile=48, overlap=16, preview_every=1, workers=1)
+    job = restore.Job("denoise", p, preset="draft", iters=3, tile=48, overlap=16, preview_every=1, workers=1)
     steps = list(restore.run(job))
     assert len(steps) == 1 + 6 * 4 + 1
     assert 1 <= sum(s.image is not None for s in steps[1:-1]) <= 3
@@ -267,7 +271,7 @@ def test_tiled_denoise_is_seam_free_and_counts_iterations_across_tiles(monkeypat
     # every tile counts as usable, so the blend (not the classical fallback) is what is tested
     monkeypatch.setattr(restore.classical, "usable_mse", lambda *a, **k: None)
     p = gradient_photo()
-    job = restore.Job("denoise", p, preset="fast", iters=4, channels=8, tile=48, overlap=16, stop="never",
+    job = restore.Job("denoise", p, preset="draft", iters=4, channels=8, tile=48, overlap=16, stop="never",
                       preview_every=2)
     steps = list(restore.run(job))
     last = steps[-1]
@@ -327,8 +331,8 @@ def test_tile_only_for_denoise_jpeg_sr():
         restore.check(restore.Job("denoise", photo(), tile=8))
     with pytest.raises(restore.JobError, match="overlap"):
         restore.check(restore.Job("denoise", photo(), tile=32, overlap=20))
-    pl = restore.plan(restore.Job("denoise", photo(), tile=64))  # larger than the photo: at once
-    assert not pl.tiled and pl.regions == [(0, 0, 37, 45)]
+    pl = restore.plan(restore.Job("denoise", photo(), tile=64))  # larger than the photo: at once (twice)
+    assert not pl.tiled and pl.regions == [(0, 0, 37, 45)] * 2
 
 
 def test_over_budget_inpaint_raises_before_fitting(monkeypatch):
@@ -474,7 +478,8 @@ def test_plan_fits_fast_denoise_in_tiles_of_its_own_size(monkeypatch):
     monkeypatch.setattr(restore.memory, "budget", lambda dev: 1 << 40)
     pl = restore.plan(restore.Job("denoise", photo(h=300, w=400), preset="fast"))
     assert pl.device == "cpu"
-    assert pl.fits and pl.tiled and pl.tile == 128 and pl.overlap == 16 and len(pl.tiles) == 12
+    assert pl.fits and pl.tiled and pl.tile == 128 and pl.overlap == 16 and len(set(pl.tiles)) == 12
+    assert len(pl.tiles) == len(pl.regions) == 24 and "fitted 2 times" in pl.notes[-1]   # each tile twice
     assert all(b - t <= 128 and r - l <= 128 for t, l, b, r in pl.tiles)
     assert "12 tiles" in pl.notes[0] and "'fast' network" in pl.notes[0] and "sharper" in pl.notes[0]
     # a roomy GPU, without needing one: only the planner's view of the device changes
@@ -493,22 +498,15 @@ def test_plan_fits_fast_denoise_in_tiles_of_its_own_size(monkeypatch):
         assert not any("sharper" in n for n in pl.notes), (task, preset)   # only Stop's latency may tile them
 
 
-def _fitted_twice(monkeypatch):
-    """Presets as they are, but every tile fitted twice (Preset.fits)."""
-    get = presets.get
-    monkeypatch.setattr(restore.presets, "get", lambda *a, **k: replace(get(*a, **k), fits=2))
-
-
 @pytest.mark.parametrize("tile", [48, None])
-def test_a_preset_that_fits_each_tile_twice_gives_the_average_of_two_seeds(monkeypatch, tile):
-    """Fitted twice, a tile (or a photo fitted whole) is the mean of the fits with seeds s and
-    s + 1: what two separate runs with those seeds give, averaged."""
+def test_fast_denoising_is_the_average_of_two_draft_fits_with_seeds_s_and_s_plus_1(monkeypatch, tile):
+    """`fast` fits every tile (or a photo it fits whole) twice (Preset.fits): what two `draft`
+    runs with seeds s and s + 1 give, averaged."""
     monkeypatch.setattr(restore.classical, "usable_mse", lambda *a, **k: None)
     p = gradient_photo() if tile else photo()
-    kw = dict(preset="fast", iters=3, channels=8, tile=tile, overlap=16 if tile else None, stop="never", workers=1)
-    once = [run(restore.Job("denoise", p, seed=s, **kw)).result.pixels for s in (5, 6)]
-    _fitted_twice(monkeypatch)
-    steps = list(restore.run(restore.Job("denoise", p, seed=5, **kw)))
+    kw = dict(iters=3, channels=8, tile=tile, overlap=16 if tile else None, stop="never", workers=1)
+    once = [run(restore.Job("denoise", p, preset="draft", seed=s, **kw)).result.pixels for s in (5, 6)]
+    steps = list(restore.run(restore.Job("denoise", p, preset="fast", seed=5, **kw)))
     pl, last = steps[0].extra["plan"], steps[-1]
     n = 6 if tile else 1
     assert len(pl.regions) == len(pl.tiles) == 2 * n and pl.tiled == bool(tile)
@@ -521,3 +519,38 @@ def test_seeds_count_up_over_the_same_region():
     a, b = (0, 0, 8, 8), (0, 4, 8, 12)
     assert restore.seeds([a, a, b, b, a], 7) == [7, 8, 7, 8, 9]
     assert restore.seeds([a, b], 0) == [0, 0]
+
+
+def _fits_at(offsets):
+    """A stand-in for fit.fit whose k-th fit gives its observation plus offsets[k] at every step,
+    and ends early, stopped by the user, once the control says stop."""
+    def fake(problem, preset, *, iterations, seed, auto_stop, preview_every, control, device, confidence=True,
+             precision="fp32"):
+        img = problem.observation[0].permute(1, 2, 0).numpy() + offsets[fake.calls]
+        fake.calls += 1
+        for i in range(1, iterations + 1):
+            if control.stopped:
+                yield Step(i - 1, iterations, 0.1, 0.01, 0.01, None, img, done=True, stopped_by="user")
+                return
+            yield Step(i, iterations, 0.1, 0.01 * i, 0.01, 0.01, img)
+        yield Step(iterations, iterations, 0.1, 0.01, 0.01, None, img, done=True, stopped_by="iterations")
+    fake.calls = 0
+    return fake
+
+
+def test_a_tile_fitted_twice_shows_its_finished_fit_while_the_second_runs(monkeypatch):
+    """Never half a fit: the view shows the first fit alone until the second has finished too,
+    then their mean; a second fit the user stops early is left out of the result."""
+    monkeypatch.setattr(restore.classical, "usable_mse", lambda *a, **k: None)
+    p = photo()
+    monkeypatch.setattr(restore.parallel, "fit", _fits_at([0.1, -0.05]))
+    steps = list(restore.run(restore.Job("denoise", p, preset="fast", iters=3, preview_every=1, workers=1)))
+    shift = [round(float(np.mean(s.image - p.pixels)), 3) for s in steps[1:] if s.image is not None]
+    assert shift == [0.1] * 4 + [0.1] * 3 + [0.025, 0.025]   # fit 1 and its end; fit 2 under way; the mean
+    monkeypatch.setattr(restore.parallel, "fit", _fits_at([0.1, -0.05]))
+    control = restore.Control()
+    for last in restore.run(restore.Job("denoise", p, preset="fast", iters=3, preview_every=1, workers=1), control):
+        if last.iteration == 5:   # fit 2 at its second iteration
+            control.stop()
+    assert last.stopped_by == "user" and last.usable and last.extra["unfinished_parts"] == []
+    assert np.mean(last.result.pixels - p.pixels) == pytest.approx(0.1, abs=2 / 255)

@@ -9,7 +9,7 @@ from dip_engine import cli, selftest
 def test_selftest_flag_restores_saves_reloads_and_prints_one_line(capsys):
     assert cli.main(["--selftest"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and out[0].startswith("selftest ok: restored 48x40 in 10 iterations")
+    assert len(out) == 1 and out[0].startswith("selftest ok: restored 48x40 in 20 iterations")   # 2 fits of 10
 
 
 def test_selftest_image_is_noisy_but_valid():
