@@ -339,7 +339,8 @@ def test_closing_during_a_run_leaves_no_thread(window, tiny_photo, qtbot, tmp_pa
     window.start_session(tmp_path / "auto")
     window.projects.checkpoint_every_ms = 200
     window.files.open_path(tiny_photo)
-    fast_settings(window, "denoise", iters=2000)
+    # one fit, whose state is saved every 200 ms (a run in parts saves a part once it has ended)
+    fast_settings(window, "denoise", iters=2000, preset="draft")
     assert window.run.start()
     qtbot.waitUntil(lambda: window.document.checkpoint is not None, timeout=RUN_TIMEOUT)
     asked = []
