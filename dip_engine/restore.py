@@ -296,9 +296,8 @@ def _fit_each(job: Job, pl: Plan, k: int) -> Plan:
     if k <= 1 or not pl.fits:
         return pl
     tiles = pl.tiles or [whole(job.photo.height, job.photo.width)]
-    s = seeds([tuple(r) for r in pl.regions for _ in range(k)], job.seed)
     note = (f"Each {'tile' if pl.tiles else 'part'} is fitted {k} times, with seeds "
-            f"{', '.join(str(v) for v in s[:k])}, and the fits averaged.")
+            f"{', '.join(str(v) for v in range(job.seed, job.seed + k))}, and the fits averaged.")
     return replace(pl, regions=[r for r in pl.regions for _ in range(k)], tiles=[t for t in tiles for _ in range(k)],
                    notes=[*pl.notes, note])
 
@@ -565,8 +564,9 @@ class _Tiles:
 
     def __init__(self, job: Job, pl: Plan):
         W, H = output_size(job)
-        self.regions = list(dict.fromkeys(tuple(r) for r in pl.regions))
-        self.of = [self.regions.index(tuple(r)) for r in pl.regions]   # part -> its region
+        at = {r: g for g, r in enumerate(dict.fromkeys(tuple(r) for r in pl.regions))}
+        self.regions = list(at)
+        self.of = [at[tuple(r)] for r in pl.regions]   # part -> its region (a dict: ~2000 parts at 12 MP)
         self.base = job.physics().classical(job.photo.pixels, whole(H, W))
         self.weights = regions.weights(self.regions, H, W)
 
