@@ -17,7 +17,7 @@ import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from app.model.confidence import at_size
 from app.model.display import DisplayConverter, region_thumbnail, screen_image
@@ -304,7 +304,9 @@ class FitRunner(QObject):
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.poke.connect(self._on_poke)
-        self._worker.done.connect(self._thread.quit)
+        # Direct: QThread.quit is thread-safe, and queued it would wait for the GUI thread, which
+        # blocks in shutdown()/wait() at quit: the thread then ran on until wait's timeout.
+        self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._thread.finished.connect(self._on_thread_finished)
         self._last_drain = 0.0
         self._thread.start()
@@ -342,11 +344,11 @@ class FitRunner(QObject):
             return True
         return self._thread.wait(ms)
 
-    def shutdown(self, ms: int = 60000) -> None:
-        """Stop and block until the thread has ended (for application exit)."""
+    def shutdown(self, ms: int = 60000) -> bool:
+        """Stop and block until the thread has ended (for application exit); False if it had not
+        ended after `ms`."""
         self.stop()
-        if self._thread is not None:
-            self._thread.wait(ms)
+        return self._thread is None or self._thread.wait(ms)
 
     # -- GUI-thread side ------------------------------------------------------------------
     def _on_poke(self) -> None:
@@ -476,7 +478,7 @@ class VariationsRunner(QObject):
         self._thread.started.connect(self._worker.run)
         self._worker.progressed.connect(self.progressed)
         self._worker.variationDone.connect(self.variationDone)
-        self._worker.done.connect(self._thread.quit)
+        self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)   # as in FitRunner
         self._thread.finished.connect(self._on_done)
         self._thread.start()
 
@@ -484,10 +486,9 @@ class VariationsRunner(QObject):
         if self.control is not None and self.busy:
             self.control.stop()
 
-    def shutdown(self, ms: int = 60000) -> None:
+    def shutdown(self, ms: int = 60000) -> bool:
         self.stop()
-        if self._thread is not None:
-            self._thread.wait(ms)
+        return self._thread is None or self._thread.wait(ms)
 
     def _on_done(self) -> None:
         self._thread.wait()

@@ -39,11 +39,14 @@ def describe(spec: batch.Spec) -> str:
 _LIVE: list = []   # (thread, runner, control) of running batches: they outlive a closed window
 
 
-def stop_all() -> None:
-    """Stop every running batch and wait for it (the app is quitting); unfinished photos run next time."""
+def stop_all() -> bool:
+    """Stop every running batch and wait for it (the app is quitting); unfinished photos run next
+    time. False if one had not ended after 30 s."""
+    ended = True
     for thread, _runner, control in list(_LIVE):
         control.abort()
-        thread.wait(30000)
+        ended = thread.wait(30000) and ended
+    return ended
 
 
 def _watch_quit() -> None:
@@ -334,7 +337,9 @@ class BatchDialog(QDialog):
         _LIVE.append(entry)
         runner.moveToThread(thread)
         thread.started.connect(runner.run)
-        runner.finished.connect(thread.quit)
+        # Direct: QThread.quit is thread-safe, and queued it would wait for the GUI thread, which
+        # blocks in shutdown()/wait() at quit: the thread then ran on until wait's timeout.
+        runner.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.finished.connect(lambda: _LIVE.remove(entry) if entry in _LIVE else None)
         runner.event.connect(self._on_event)
         runner.failed.connect(self._on_failed)

@@ -102,3 +102,15 @@ def test_pause_stop_and_continue_after_a_restart(window, qtbot, tmp_path, settin
     assert done.args[0]["done"] == 3
     assert batch.read(out)[0][-1]["recipe"]["task"] == "jpeg"
     dlg2.close()
+
+
+def test_quitting_during_a_batch_ends_it_without_waiting_out_the_timeout(window, qtbot, tmp_path):
+    from app.ui import batch as ui
+    fast_settings(window, "jpeg", iters=2000, channels=8)
+    dlg = _open_from_menu(window, qtbot)
+    qtbot.keyClicks(dlg.photos_edit, str(_folder(tmp_path / "box", 2)))
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(t.startswith("Running · ") for t in _states(dlg)), timeout=RUN_TIMEOUT)
+    assert ui.stop_all()           # what the app does at quit; False: a batch still ran after 30 s
+    qtbot.waitUntil(lambda: dlg.start_button.text() == "Continue", timeout=5000)
+    dlg.close()

@@ -186,6 +186,18 @@ def test_closing_during_a_run_asks_then_stops_the_worker(window, tiny_photo, qtb
     assert thread is None or not thread.isRunning()
 
 
+def test_quitting_during_a_run_ends_its_thread_without_waiting_out_the_timeout(window, tiny_photo, qtbot):
+    # At quit the GUI thread blocks in shutdown() until the run's thread ends: that thread must
+    # quit by itself, not through a call queued to the blocked GUI thread (which waited 60 s).
+    window.files.open_path(tiny_photo)
+    fast_settings(window, "denoise", iters=2000)
+    assert window.run.start()
+    qtbot.waitUntil(lambda: fitting(window), timeout=RUN_TIMEOUT)
+    assert window.runner.shutdown(ms=20000)                # False: still running when it gave up
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=5000)
+    assert window.document.outcome.stopped_by == "user"
+
+
 def test_an_exception_inside_the_run_is_one_line_and_the_app_keeps_working(window, tiny_photo, qtbot):
     window.files.open_path(tiny_photo)
     fast_settings(window, "denoise", iters=10)
