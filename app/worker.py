@@ -400,7 +400,7 @@ class FitRunner(QObject):
 @dataclass
 class VariationDone:
     """One finished variation, handed from the worker thread to the GUI."""
-    index: int                               # 0-based; its seed is the job's seed + index
+    index: int                               # 0-based
     seed: int
     result: object                           # imageio.Photo
     metadata: dict
@@ -415,9 +415,9 @@ class _VariationsWorker(QObject):
     variationDone = Signal(object)           # VariationDone
     done = Signal()
 
-    def __init__(self, job, n: int, control, converter: DisplayConverter, run_fn, metadata_fn):
+    def __init__(self, job, seeds: list[int], control, converter: DisplayConverter, run_fn, metadata_fn):
         super().__init__()
-        self.job, self.n, self.control, self.converter = job, n, control, converter
+        self.job, self.seeds, self.control, self.converter = job, seeds, control, converter
         self.run_fn, self.metadata_fn = run_fn, metadata_fn
         self.error: str | None = None        # the failure as one line, read after the thread ended
 
@@ -426,11 +426,11 @@ class _VariationsWorker(QObject):
         from dataclasses import replace
         last = 0.0
         try:
-            for k, step in self.run_fn(self.job, self.n, self.control):
+            for k, step in self.run_fn(self.job, len(self.seeds), self.control):
                 if step.done:
                     if step.result is None:
                         continue
-                    job = replace(self.job, seed=self.job.seed + k)
+                    job = replace(self.job, seed=self.seeds[k])
                     res = step.result
                     self.variationDone.emit(VariationDone(
                         k, job.seed, res, self.metadata_fn(job, step),
@@ -447,7 +447,7 @@ class _VariationsWorker(QObject):
 
 
 class VariationsRunner(QObject):
-    """GUI-side handle for one set of variations at a time: the job with seeds seed..seed+n-1
+    """GUI-side handle for one set of variations at a time: the job with `variations.seeds`
     (`dip_engine.variations.run`) on a QThread; Stop goes through the engine's `Control`."""
     progressed = Signal(int, int, int)       # variation index, iteration, total
     variationDone = Signal(object)           # VariationDone
@@ -472,7 +472,8 @@ class VariationsRunner(QObject):
         self.control = restore.Control()
         self._thread = QThread()
         self._thread.setObjectName("dip-variations")
-        self._worker = _VariationsWorker(job, n, self.control, converter, self._run_fn or variations.run,
+        self._worker = _VariationsWorker(job, variations.seeds(job, n), self.control, converter,
+                                         self._run_fn or variations.run,
                                          restore.metadata)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)

@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "each pixel still varied at the end (standard deviation in 8-bit levels); 65535 "
                             "means 16 levels or more")
         s.add_argument("--variations", type=int, metavar="N",
-                       help="run N seeds (--seed, --seed + 1, ...) and write OUTPUT as NAME.v1.EXT ... "
+                       help="run N seeds (--seed, --seed + 1, ...; a preset that averages k fits takes "
+                            "every k-th seed) and write OUTPUT as NAME.v1.EXT ... "
                             "NAME.vN.EXT, each recording its seed")
         _common(s)
     s = sub.add_parser("resume", help="continue a run saved in a project file (--project)",

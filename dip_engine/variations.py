@@ -1,4 +1,4 @@
-"""Variations: the same job run with several seeds (seed, seed + 1, ...), each a whole
+"""Variations: the same job run with several seeds (seed, seed + 1, ...; `seeds`), each a whole
 `restore.run`. Different seeds give different, equally plausible fills and details; where they
 disagree (`confidence.across`) the result is a guess. Each variation is reproduced exactly by
 running its job alone with its seed (`dip-engine ... --seed S`).
@@ -16,11 +16,18 @@ from . import parallel, restore
 from .fit import Control, Step
 
 
-def jobs(job: restore.Job, n: int) -> list[restore.Job]:
-    """The n jobs: `job` with seeds job.seed, job.seed + 1, ..."""
+def seeds(job: restore.Job, n: int) -> list[int]:
+    """The n variations' seeds: job.seed, job.seed + k, job.seed + 2k, ... for a preset that
+    averages k fits (`Preset.fits`, seeds s .. s + k - 1), so no two variations share a fit."""
     if n < 1:
         raise restore.JobError(f"variations must be at least 1, not {n}")
-    return [replace(job, seed=job.seed + k) for k in range(n)]
+    step = job.settings().fits
+    return [job.seed + i * step for i in range(n)]
+
+
+def jobs(job: restore.Job, n: int) -> list[restore.Job]:
+    """The n jobs: `job` with each of its variations' `seeds`."""
+    return [replace(job, seed=s) for s in seeds(job, n)]
 
 
 def plan_workers(job: restore.Job, n: int, workers: int | None = None) -> tuple[int, int | None]:

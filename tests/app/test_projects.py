@@ -356,7 +356,7 @@ def test_closing_during_a_run_leaves_no_thread(window, tiny_photo, qtbot, tmp_pa
 
 def test_a_run_in_tiles_stopped_and_continued_fits_only_the_unfinished_tiles(window, big_photo, qtbot):
     window.files.open_path(big_photo)               # 400 x 300: 'draft' denoises it in 12 tiles of 128 px
-    fast_settings(window, "denoise", iters=100, preset="draft")
+    fast_settings(window, "denoise", iters=50, preset="draft")
     parts, notes = [], []
     window.runner.progressed.connect(lambda p: parts.append(p.part))
     window.runner.notesAdded.connect(notes.extend)
@@ -378,6 +378,6 @@ def test_a_run_in_tiles_stopped_and_continued_fits_only_the_unfinished_tiles(win
     assert any(f"{len(done)} of 12 parts are done" in n for n in notes)
     assert not {p["index"] for p in done} & {p for p in parts if p is not None}   # finished tiles stay done
     out = window.document.outcome
-    assert out.stopped_by == "iterations" and out.progress.iteration == 12 * 100
+    assert out.stopped_by == "iterations" and out.progress.iteration == 12 * 50
     assert len(window.document.checkpoint["parts"]) == 12
     window.document.mark_saved()

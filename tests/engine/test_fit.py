@@ -246,13 +246,13 @@ def test_sure_divergence_of_a_pixelwise_map_is_its_slope():
 def test_sure_loss_denoises_from_the_noisy_photo_and_does_not_fit_the_noise():
     clean, noisy = noisy_pair()
     p = Problem(T(noisy), Identity(), (H, W), noise_sigma=0.1)
-    plain = last(fit(p, tiny(**{**SURE, "loss": "mse"}), iterations=400, auto_stop=False))
-    sure = last(fit(p, tiny(**SURE), iterations=400, auto_stop=False))
+    plain = last(fit(p, tiny(**{**SURE, "loss": "mse"}), iterations=150, auto_stop=False))
+    sure = last(fit(p, tiny(**SURE), iterations=150, auto_stop=False))
     # MSE alone on the noisy input heads for the identity and keeps most of the noise
     assert metrics.psnr(sure.image, clean) > metrics.psnr(plain.image, clean) + 5
     assert metrics.psnr(sure.image, clean) > metrics.psnr(noisy, clean) + 8
     # without the level in the problem, the fit estimates it from the photo (0.1 here)
-    guessed = last(fit(Problem(T(noisy), Identity(), (H, W)), tiny(**SURE), iterations=400, auto_stop=False))
+    guessed = last(fit(Problem(T(noisy), Identity(), (H, W)), tiny(**SURE), iterations=150, auto_stop=False))
     assert abs(metrics.psnr(guessed.image, clean) - metrics.psnr(sure.image, clean)) < 1
 
 
@@ -415,8 +415,8 @@ def test_draft_is_one_of_fasts_two_sure_fits_for_denoising_only():
 def test_bf16_fits_as_well_as_fp32_and_keeps_float32_weights_and_images():
     clean, noisy = noisy_pair()
     p = Problem(T(noisy), Identity(), (H, W))
-    full = last(fit(p, tiny(), iterations=250, auto_stop=False))
-    half = last(fit(p, tiny(), iterations=250, auto_stop=False, precision="bf16"))
+    full = last(fit(p, tiny(), iterations=120, auto_stop=False))
+    half = last(fit(p, tiny(), iterations=120, auto_stop=False, precision="bf16"))
     assert half.image.dtype == np.float32
     assert {v.dtype for v in half.checkpoint["net"].values() if v.is_floating_point()} == {torch.float32}
     assert metrics.psnr(half.image, clean) > metrics.psnr(noisy, clean) + 3
