@@ -18,6 +18,8 @@ other fits running on the two cores; bench/README.md "Stop on a big tile"):
     balanced   428 x 428        5.02 s        1.35 s
     quality    217 x 217        2.55 s        0.74 s
     fast       1448 x 1448     19.66 s        4.24 s   (3x the cap: what the cap prevents)
+
+(Measured before 12-07, when `fast` denoising had 32 channels and `balanced` 64.)
 """
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ reg-noise, EMA and ES-WMV, peak RSS from getrusage minus the RSS before the fit;
     paper                 512x512       508,873,424          2,135 MB        2,327 MB     1.09
     balanced (64 ch)      256x256        54,669,312            641 MB          660 MB     1.03
     balanced              512x384       164,007,936          1,369 MB        1,500 MB     1.13
+     (16 ch x 4 fits since 12-07)
     fast (32 ch, SURE;    128x128         7,032,832            179 MB          269 MB     1.50
      16 ch since 12-07)
     fast                  256x256        28,131,328            393 MB          441 MB     1.12

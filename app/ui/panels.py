@@ -216,7 +216,7 @@ class TaskPanel(QWidget):
         self.iters_spin.setSuffix(f" per fit, {pr.fits} fits" if pr.fits > 1 else "")
         self.iters_spin.setToolTip("The most iterations the fit may run (auto-stop may end it earlier)."
                                    + (f" This preset fits every tile {pr.fits} times, each with the next seed, "
-                                      "and averages the fits: together they are better than either." if pr.fits > 1
+                                      "and averages the fits: together they are better than any one of them." if pr.fits > 1
                                       else ""))
         self.lr_spin.setValue(float(self._overrides.get("lr") or pr.lr))
         self.channels_spin.setValue(int(self._overrides.get("channels") or ch))

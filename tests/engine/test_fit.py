@@ -260,9 +260,10 @@ def test_fast_denoising_is_sure_on_the_photo_and_runs_its_budget_in_colour_and_g
     fast = presets.get("denoise", "fast")
     assert (fast.input, fast.loss, fast.auto_stop) == ("observation", "sure", False)
     assert presets.get("jpeg", "fast").loss == "mse" and presets.get("denoise", "paper").loss == "mse"
-    ours = [presets.get("denoise", n) for n in ("fast", "balanced", "quality")]
+    fast, balanced, quality = ours = [presets.get("denoise", n) for n in ("fast", "balanced", "quality")]
     assert all(p.loss == "sure" and p.tile == 128 and not p.auto_stop for p in ours)
-    assert [p.channels for p in ours] == sorted({p.channels for p in ours})   # wider, not the same
+    assert (balanced.channels, balanced.iterations, balanced.fits) == (fast.channels, fast.iterations, 4)
+    assert quality.channels > fast.channels and quality.fits == 1                                 # a wider net
     clean, noisy = noisy_pair()
     grey = noisy[..., :1]
     s = last(fit(Problem(T(grey), Identity(), (H, W)), tiny(), iterations=40))   # the net takes 1 channel in

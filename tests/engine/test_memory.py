@@ -8,7 +8,7 @@ from dip_engine import memory, presets
 
 
 def test_estimate_grows_with_size_channels_and_width():
-    p = presets.get("denoise", "balanced")
+    p = replace(presets.get("denoise", "balanced"), channels=64)
     sizes = [(32, 32), (64, 64), (64, 96), (128, 128), (256, 256), (512, 384)]
     est = [memory.estimate(p, h, w, 3) for h, w in sizes]
     assert est == sorted(est) and len(set(est)) == len(est)
@@ -33,8 +33,9 @@ def test_estimate_rejects_empty_sizes():
         memory.estimate(presets.get("denoise"), 0, 10)
 
 
-# `fast` denoising had 32 channels when it was measured (12-06); since 12-07 it fits 16 twice
-MEASURED = {"fast": dict(channels=32)}
+# The nets as they were when measured: `fast` denoising had 32 channels (12-06; since 12-07 it
+# fits 16 twice) and `balanced` 64 (since 12-07 it fits 16 four times)
+MEASURED = {"fast": dict(channels=32), "balanced": dict(channels=64)}
 
 
 @pytest.mark.parametrize("name,h,w,measured", memory.CALIBRATION)
