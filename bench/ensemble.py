@@ -81,7 +81,7 @@ def main(argv=None) -> int:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         with a.out.open("a") as f:
             f.write(json.dumps(row) + "\n")
-        each = ", ".join(f"s{s['seed']} {s['psnr']:.2f} dB" + (f" in {s['wall_s']:.0f} s" if s["wall_s"] else " (kept)")
+        each = ", ".join(f"s{s['seed']} {s['psnr']:.2f} dB" + (" (kept)" if s["wall_s"] is None else f" in {s['wall_s']:.0f} s")
                          for s in row["seeds"])
         print(f"{name} ({a.preset}): {each}; average of {len(seeds)}: {row['average_psnr']:.2f} dB", flush=True)
     return 0

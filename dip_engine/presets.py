@@ -113,19 +113,18 @@ def _ours(task: str, name: str, holes: bool = False) -> Preset:
                            "measured against Fast or Balanced on whole photos."}[name]
         sure = replace(base, pad="zeros", tile=128, input="observation", input_channels=3, loss="sure",
                        reg_noise=0.5, iterations=400, auto_stop=False, description=text)
-        if name == "fast":
-            # Two fits of 16 channels and 200 iterations per tile, with seeds s and s + 1, averaged:
-            # two independent fits err partly independently. On F16 and the 12 validation photos,
-            # whole, it beat one fit of 32 channels and 400 iterations (`fast` until 12-07) by
-            # 0.13 dB on average (on 12 of 13 photos; seeds 0 and 1, and 2 and 3 on three of them)
-            # in about half its time, and passed BM3D on F16 (bench/README.md, "SURE").
-            return replace(sure, channels=16, iterations=200, fits=2)
-        if name == "balanced":
-            # Four such fits, seeds s .. s + 3: on F16, lighthouse, street and pagoda, whole, at two
-            # seeds each, the average of four beat that of two (`fast`) by 0.07-0.17 dB on every
-            # photo, for twice the time (bench/README.md, "SURE"). It was one 64-channel fit of 400
-            # iterations, about 5x `fast`'s time, never measured against it on whole photos.
-            return replace(sure, channels=16, iterations=200, fits=4)
+        # `fast`: two fits of 16 channels and 200 iterations per tile, with seeds s and s + 1,
+        # averaged: two independent fits err partly independently. On F16 and the 12 validation
+        # photos, whole, it beat one fit of 32 channels and 400 iterations (`fast` until 12-07)
+        # by 0.13 dB on average (on 12 of 13 photos; seeds 0 and 1, and 2 and 3 on three of them)
+        # in about half its time, and passed BM3D on F16 (bench/README.md, "SURE").
+        # `balanced`: four such fits, seeds s .. s + 3: on F16, lighthouse, street and pagoda,
+        # whole, at two seeds each, the average of four beat that of two by 0.07-0.17 dB on every
+        # photo, for twice the time (bench/README.md, "SURE"). It was one 64-channel fit of 400
+        # iterations, about 5x `fast`'s time, never measured against it on whole photos.
+        fits = {"fast": 2, "balanced": 4}.get(name)
+        if fits:
+            return replace(sure, channels=16, iterations=200, fits=fits)
         return sure
     if task == "jpeg":
         return replace(base, iterations=iters * 4 // 5)
