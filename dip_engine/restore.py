@@ -542,6 +542,8 @@ def _run_single(job: Job, pl: Plan, preset: presets.Preset, control: Control, fi
             step.image, step.usable, step.result_iteration = classic, False, None
             step.confidence = None   # the classical answer: no fit to be unsure about
             _kept(job, step)
+        elif step.done:
+            step.image = ph.finish(pixels, region, step.image)
         if step.image is not None:
             step.image = composite(step.image)
         if step.done:
@@ -754,8 +756,11 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
     # a part is unfinished when no fit of its region ran to its end with a result
     unfinished = [i for i in range(n) if not any(j in ended and j in images for j in fits_of[layout.of[i]])]
     stopped_by = "user" if "user" in reasons.values() else "auto" if "auto" in reasons.values() else "iterations"
+    image = picture()
+    if len(unfinished) < n:   # some network output in it
+        image = ph.finish(pixels, whole(H, W), image)
     out = replace(last, iteration=sum(iters), done=True, stopped_by=stopped_by, eta_s=None, eta_range=None,
-                  progress=1.0, image=picture(), usable=not unfinished, result_iteration=None,
+                  progress=1.0, image=image, usable=not unfinished, result_iteration=None,
                   checkpoint=checkpoint())
     out.extra = {"part": n - 1, "parts": n, "tiled": pl.tiled, "kept": None, "unfinished_parts": unfinished}
     if unfinished:

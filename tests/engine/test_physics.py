@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from dip_engine import physics, presets
+from dip_engine import metrics, physics, presets
 from dip_engine.imageio import Photo
 from dip_engine import classical
 from dip_engine.operators import weighted_mse
@@ -91,3 +91,19 @@ def test_only_denoising_gates_auto_stop():
 def test_check(task, kw, message):
     with pytest.raises(ValueError, match=message):
         physics.of(task, **kw).check(photo())
+
+
+@pytest.mark.parametrize("scale,gain_db", [(2, 1.0), (4, 0.0)])
+def test_back_projection_brings_an_upscale_closer_to_the_small_photo_and_to_the_truth(scale, gain_db):
+    from tests.engine.test_results_never_worse import textured
+    truth = textured(96, 112)
+    ph = physics.of("sr", scale=scale)
+    small = ph.downsample(truth)
+    up = classical.lanczos_upscale(small, 112, 96)
+    out = classical.back_project(up, small, ph.downsample)
+
+    def mismatch(a):
+        return float(((ph.downsample(a) - small) ** 2).mean())
+    assert out.shape == up.shape and out.min() >= 0 and out.max() <= 1
+    assert mismatch(out) < mismatch(up) / 10
+    assert metrics.psnr(out, truth) > metrics.psnr(up, truth) + gain_db

@@ -208,3 +208,23 @@ def test_held_out_pixels_join_the_fit_once_the_result_is_usable():
     early, held_early = white_held(1.0)       # usable at the first check: they join the fit
     assert not never.usable and early.usable
     assert held_never < 0.7 < held_early   # the fit has learned the white square only once it saw it
+
+
+def test_an_sr_result_with_network_output_is_back_projected_onto_the_small_photo(monkeypatch):
+    real, given = classical.back_project, []
+
+    def spy(image, small, down, **kw):
+        given.append((image.copy(), small, down))
+        return real(image, small, down, **kw)
+    monkeypatch.setattr(classical, "back_project", spy)
+    monkeypatch.setattr(classical, "usable_mse", lambda *a, **k: None)   # every network result usable
+    p = as_photo(textured(16, 20))
+    *_, last = restore.run(restore.Job("sr", p, scale=2, iters=30, **TINY))
+    assert last.done and last.usable and last.extra["kept"] is None
+    [(image, small, down)] = given
+    assert np.allclose(small, p.pixels)
+
+    def mismatch(a):
+        return float(((down(a) - small) ** 2).mean())
+    assert mismatch(last.image) < mismatch(image) / 2          # closer to the photo than the network's own
+    assert np.abs(last.result.pixels - last.image).max() <= 1 / 255 + 1e-6

@@ -1,0 +1,148 @@
+"""What back-projecting an SR result onto the small photo is worth (issue 12), on whole photos.
+
+    python -m bench.backproject --kernels --out bench/results/backproject_kernels.jsonl
+    python -m bench.backproject --cases zebra_sr4,val_street_sr4,val_lighthouse_sr4 --seeds 0,1 \\
+        --out bench/results/backproject.jsonl
+
+`--kernels` fits nothing: for every validation photo at x2, x4 and x8, the small photo made by
+Pillow's Lanczos (as the bench's SR cases), Pillow's bicubic or OpenCV's area averaging, the
+PSNR (Y) of the Lanczos upscale and its gain after 1, 3 and 10 back-projection steps with the
+fit's Lanczos-2 model (`classical.back_project`). Back-projection assumes that model; the other
+two kernels show what it costs when a photo was shrunk another way.
+
+For each case and seed, `fast` restores the photo in its tiles (`restore.run`) while each tile's
+last network image is recorded. The tiles are then put together afresh, with the per-tile
+fallback to Lanczos (what the engine keeps) and without it (every tile's network image), and
+each is scored before and after 1, 3 and 10 steps. `engine` is the run's own result: the
+fallback composite back-projected `classical.BACK_PROJECTION_STEPS` times.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from unittest import mock
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from bench import cases as bench_cases
+from bench.record import machine
+from bench.tiles import _job
+from dip_engine import classical, eta, metrics, parallel, physics, restore
+
+STEPS = (1, 3, 10)
+KERNELS = ("lanczos", "bicubic", "area")
+
+
+def shrink(truth: np.ndarray, scale: int, kernel: str) -> np.ndarray:
+    h, w = truth.shape[:2]
+    if kernel == "area":
+        return cv2.resize(truth, (w // scale, h // scale), interpolation=cv2.INTER_AREA).reshape(h // scale, w // scale, -1)
+    img = Image.fromarray((truth * 255).round().astype(np.uint8))
+    small = img.resize((w // scale, h // scale), {"lanczos": Image.LANCZOS, "bicubic": Image.BICUBIC}[kernel])
+    return np.asarray(small, np.float32) / 255
+
+
+def kernels(photos: list[Path]) -> list[dict]:
+    rows = []
+    for path in photos:
+        full = np.asarray(Image.open(path).convert("RGB"), np.float32) / 255
+        for scale in (2, 4, 8):
+            h, w = (full.shape[0] // scale) * scale, (full.shape[1] // scale) * scale
+            truth = np.ascontiguousarray(full[:h, :w])
+            down = physics.of("sr", scale=scale).downsample
+            for kernel in KERNELS:
+                small = shrink(truth, scale, kernel)
+                up = classical.lanczos_upscale(small, w, h)
+                base = metrics.psnr_y(up, truth)
+                rows.append({"photo": path.stem, "scale": scale, "kernel": kernel, "lanczos": round(base, 3),
+                             "gain": {str(k): round(metrics.psnr_y(classical.back_project(up, small, down, k), truth)
+                                                    - base, 3) for k in STEPS}})
+    return rows
+
+
+def case_row(case: bench_cases.Case, seed: int, iters: int | None = None, tile: int | None = None) -> dict:
+    job = _job(case, seed, "fp32", iters, tile=tile, preview_every=10 ** 9)
+    if not restore.plan(job).tiled:
+        raise SystemExit(f"bench.backproject: {case.name} is fitted whole at this size: give a smaller --tile")
+    last_image: dict[int, np.ndarray] = {}
+    usable: dict[int, bool] = {}
+    fit_parts = parallel.fit_parts
+
+    def recording(*a, **kw):
+        for j, step in fit_parts(*a, **kw):
+            if step.image is not None:
+                last_image[j] = step.image
+            if step.done:
+                usable[j] = bool(step.usable)
+            yield j, step
+    t0 = time.perf_counter()
+    with mock.patch.object(restore.parallel, "fit_parts", recording):
+        *_, last = restore.run(job)
+    wall = time.perf_counter() - t0
+    pl = restore.plan(job)
+    layout = restore._Tiles(job, pl)
+    order = list(eta.order(len(pl.regions)))   # the parts in the order they were handed out
+    image = {order[j]: v for j, v in last_image.items()}
+    kept = {order[j]: v for j, v in usable.items()}
+
+    def composed(every: bool) -> np.ndarray:
+        out = layout.base.copy()
+        for i in image:
+            if every or kept[i]:
+                layout.put(out, i, image[i])
+        return out
+    ph = job.physics()
+    small = ph.observation(job.photo.pixels, restore.whole(*case.truth.shape[:2]))
+
+    def scored(a: np.ndarray) -> dict:
+        return {"0": _psnr(case, a)} | {str(k): _psnr(case, classical.back_project(a, small, ph.downsample, k))
+                                        for k in STEPS}
+    return {"case": case.name, "seed": seed, "wall_s": round(wall, 1), "engine": _psnr(case, last.image),
+            "parts": len(pl.regions), "kept_lanczos": sorted(i for i in kept if not kept[i]),
+            "lanczos": scored(layout.base), "fallback": scored(composed(False)), "no_fallback": scored(composed(True))}
+
+
+def _psnr(case: bench_cases.Case, img: np.ndarray) -> float:
+    return round(float(bench_cases.score(case, img)["psnr"]), 3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--kernels", action="store_true", help="the Lanczos upscale only, small photos made 3 ways")
+    ap.add_argument("--cases", default="zebra_sr4")
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--iters", type=int, help="iterations per tile (default: the preset's)")
+    ap.add_argument("--tile", type=int, help="tile size in px of the small photo (default: the engine's plan)")
+    ap.add_argument("--data", type=Path, help="folder holding dip-paper/ and validation/ (default: $DIP_BENCH_DATA)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "backproject.jsonl")
+    a = ap.parse_args(argv)
+    if a.data:
+        bench_cases.use_data(a.data)
+    if a.kernels:
+        try:
+            photos = sorted(bench_cases._folder("validation").glob("*.png"))
+        except bench_cases.MissingData as e:
+            print(f"bench.backproject: {e}", file=sys.stderr)
+            return 2
+        rows = kernels(photos)
+    else:
+        rows = []
+        for name in a.cases.split(","):
+            case = bench_cases.build_or_exit(name, None, "bench.backproject")
+            rows += [case_row(case, int(s), a.iters, a.tile) for s in a.seeds.split(",")]
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    with a.out.open("a") as f:
+        for r in rows:
+            r["machine"] = machine()
+            f.write(json.dumps(r) + "\n")
+            print(json.dumps(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
