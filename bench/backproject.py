@@ -14,7 +14,8 @@ For each case and seed, `fast` restores the photo in its tiles (`restore.run`) w
 last network image is recorded. The tiles are then put together afresh, with the per-tile
 fallback to Lanczos (what the engine keeps) and without it (every tile's network image), and
 each is scored before and after 1, 3 and 10 steps. `engine` is the run's own result: the
-fallback composite back-projected `classical.BACK_PROJECTION_STEPS` times.
+fallback composite back-projected `classical.BACK_PROJECTION_STEPS` times (it was 3 for the
+first runs, on 2026-12-07, and 1 since).
 """
 from __future__ import annotations
 

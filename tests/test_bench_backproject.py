@@ -25,9 +25,10 @@ def test_a_run_in_tiles_is_recomposed_as_the_engine_composes_it(hill_data, tmp_p
     # 30 iterations: every tile keeps Lanczos, and the result is the Lanczos upscale as it is
     assert kept["parts"] == 2 and kept["kept_lanczos"] == [0, 1] and set(kept["no_fallback"]) == {"0", "1", "3", "10"}
     assert kept["engine"] == kept["fallback"]["0"] == kept["lanczos"]["0"] != kept["no_fallback"]["0"]
-    # with every tile's network image: the engine's result is their composite back-projected 3 times
+    # with every tile's network image: the engine's result is their composite back-projected
     assert usable["kept_lanczos"] == [] and usable["fallback"] == usable["no_fallback"]
-    assert abs(usable["engine"] - usable["fallback"]["3"]) <= 0.01 and usable["fallback"]["3"] != usable["fallback"]["0"]
+    steps = str(classical.BACK_PROJECTION_STEPS)
+    assert abs(usable["engine"] - usable["fallback"][steps]) <= 0.01 and usable["fallback"][steps] != usable["fallback"]["0"]
 
 
 def test_no_data_is_said_plainly(tmp_path, monkeypatch, capsys):
