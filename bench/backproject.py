@@ -42,7 +42,8 @@ KERNELS = ("lanczos", "bicubic", "area")
 def shrink(truth: np.ndarray, scale: int, kernel: str) -> np.ndarray:
     h, w = truth.shape[:2]
     if kernel == "area":
-        return cv2.resize(truth, (w // scale, h // scale), interpolation=cv2.INTER_AREA).reshape(h // scale, w // scale, -1)
+        small = cv2.resize(truth, (w // scale, h // scale), interpolation=cv2.INTER_AREA)
+        return small.reshape(h // scale, w // scale, -1)
     img = Image.fromarray((truth * 255).round().astype(np.uint8))
     small = img.resize((w // scale, h // scale), {"lanczos": Image.LANCZOS, "bicubic": Image.BICUBIC}[kernel])
     return np.asarray(small, np.float32) / 255

@@ -2,7 +2,7 @@
 and what it keeps when it is stopped before its result is usable.
 
 - denoise, JPEG: the photo itself;
-- super-resolution: the Lanczos upscale (`back_project` sharpens a network's SR result against
+- super-resolution: the Lanczos upscale (`back_project` corrects a network's SR result towards
   the small photo at the end of a run);
 - inpainting: OpenCV's Telea fill (fast marching; per channel on float data, so 16-bit photos
   keep their precision).
@@ -23,7 +23,7 @@ from .noise import estimate_sigma
 TELEA_RADIUS = 3
 HOLDOUT_SHARE = 0.1       # of the band of known pixels beside the marks
 HOLDOUT_RADIUS = (2, 12)  # px: the discs are as wide as the marks, within these bounds
-# SR results are back-projected this many times (bench/README.md, "Back-projection"): one step
+# SR results are back-projected this many times (bench/README.md, "Back-projection for SR"): one step
 # gains on photos shrunk by Lanczos, bicubic or area averaging alike; more steps add 0.01-0.03 dB
 # on our Lanczos-made cases but lose up to 0.27 dB on area-shrunk photos at 2x, where the fit's
 # Lanczos-2 model is wrong
