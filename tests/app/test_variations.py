@@ -44,8 +44,10 @@ def test_pick_a_variation_round_trip_and_compare(window, tmp_path, qtbot, settin
     assert [v.seed for v in doc.variations] == [seed, seed + 1]
     assert all(v.metadata.get("dip:seed") == str(v.seed) for v in doc.variations)
     assert not np.array_equal(doc.variations[0].result.data, doc.variations[1].result.data)
-    # side by side: the original and one tile per variation, each with Use This
-    assert len(dlg.use_buttons) == 2 and all(b.isEnabled() and b.isVisible() for b in dlg.use_buttons)
+    # side by side: the original and one tile per variation, each with Use This (a widget added to a
+    # shown layout is shown by a queued call, so the buttons appear on the next pass of the event loop)
+    qtbot.waitUntil(lambda: len(dlg.use_buttons) == 2 and all(b.isVisible() for b in dlg.use_buttons), timeout=2000)
+    assert all(b.isEnabled() for b in dlg.use_buttons)
     dlg.use_buttons[1].click()
     assert not dlg.isVisible()
     v = doc.variations[1]
