@@ -15,7 +15,11 @@ last network image is recorded. The tiles are then put together afresh, with the
 fallback to Lanczos (what the engine keeps) and without it (every tile's network image), and
 each is scored before and after 1, 3 and 10 steps. `engine` is the run's own result: the
 fallback composite back-projected `classical.BACK_PROJECTION_STEPS` times (it was 3 for the
-first runs, on 2026-12-07, and 1 since).
+first runs, on 2026-12-07, and 1 since). `ratio_rule` scores a looser usable rule, back-projected
+once: a tile keeps its network image when its data term is at most k times the Lanczos
+upscale's (k = 1 is about the engine's rule, which judges the smoothed image while it runs).
+`tiles` gives, per tile, that ratio and the network image's gain over Lanczos on the truth (dB,
+before back-projection).
 """
 from __future__ import annotations
 
@@ -92,21 +96,40 @@ def case_row(case: bench_cases.Case, seed: int, iters: int | None = None, tile: 
     image = {order[j]: v for j, v in last_image.items()}
     kept = {order[j]: v for j, v in usable.items()}
 
-    def composed(every: bool) -> np.ndarray:
+    def composed(keep) -> np.ndarray:
         out = layout.base.copy()
         for i in image:
-            if every or kept[i]:
+            if keep(i):
                 layout.put(out, i, image[i])
         return out
     ph = job.physics()
     small = ph.observation(job.photo.pixels, restore.whole(*case.truth.shape[:2]))
+    tiles = [tile_row(case, ph, job.photo.pixels, layout, i, image[i]) | {"kept": kept[i]} for i in sorted(image)]
+    ratio = {t["part"]: t["ratio"] for t in tiles}
 
-    def scored(a: np.ndarray) -> dict:
-        return {"0": _psnr(case, a)} | {str(k): _psnr(case, classical.back_project(a, small, ph.downsample, k))
-                                        for k in STEPS}
+    def scored(a: np.ndarray, steps=STEPS) -> dict:
+        return ({"0": _psnr(case, a)} if steps == STEPS else {}) | {
+            str(k): _psnr(case, classical.back_project(a, small, ph.downsample, k)) for k in steps}
     return {"case": case.name, "seed": seed, "wall_s": round(wall, 1), "engine": _psnr(case, last.image),
             "parts": len(pl.regions), "kept_lanczos": sorted(i for i in kept if not kept[i]),
-            "lanczos": scored(layout.base), "fallback": scored(composed(False)), "no_fallback": scored(composed(True))}
+            "lanczos": scored(layout.base), "fallback": scored(composed(lambda i: kept[i])),
+            "no_fallback": scored(composed(lambda i: True)),
+            "ratio_rule": {str(k): scored(composed(lambda i: ratio[i] <= k), (1,))["1"] for k in RATIOS},
+            "tiles": tiles}
+
+
+RATIOS = (1.0, 1.25, 1.5, 2.0, 3.0, 5.0)
+
+
+def tile_row(case: bench_cases.Case, ph, pixels: np.ndarray, layout, i: int, image: np.ndarray) -> dict:
+    """Tile i: its network image's data term over the Lanczos upscale's (`ratio`, what the usable
+    rule compares with 1), and what the network image is worth against Lanczos on the truth."""
+    t, l, b, r = region = layout.regions[i]
+    obs, up = ph.observation(pixels, region), ph.classical(pixels, region)
+    truth = case.truth[t:b, l:r]
+    data, lanczos = (classical._mse(ph.downsample(a), obs) for a in (image, up))
+    return {"part": i, "ratio": round(data / lanczos, 3),
+            "gain_db": round(10 * np.log10(classical._mse(up, truth) / classical._mse(image, truth)), 3)}
 
 
 def _psnr(case: bench_cases.Case, img: np.ndarray) -> float:

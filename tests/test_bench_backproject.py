@@ -25,6 +25,13 @@ def test_a_run_in_tiles_is_recomposed_as_the_engine_composes_it(hill_data, tmp_p
     # 30 iterations: every tile keeps Lanczos, and the result is the Lanczos upscale as it is
     assert kept["parts"] == 2 and kept["kept_lanczos"] == [0, 1] and set(kept["no_fallback"]) == {"0", "1", "3", "10"}
     assert kept["engine"] == kept["fallback"]["0"] == kept["lanczos"]["0"] != kept["no_fallback"]["0"]
+    # a looser usable rule keeps the tiles whose data term is within k times Lanczos's
+    assert [t["part"] for t in kept["tiles"]] == [0, 1] and all(t["ratio"] > 1 for t in kept["tiles"])
+    for k, psnr in kept["ratio_rule"].items():
+        n = sum(t["ratio"] <= float(k) for t in kept["tiles"])
+        if n in (0, 2):
+            assert psnr == (kept["lanczos"] if n == 0 else kept["no_fallback"])["1"]
+    assert {t["ratio"] for t in kept["tiles"]} == {t["ratio"] for t in usable["tiles"]}
     # with every tile's network image: the engine's result is their composite back-projected
     assert usable["kept_lanczos"] == [] and usable["fallback"] == usable["no_fallback"]
     steps = str(classical.BACK_PROJECTION_STEPS)
