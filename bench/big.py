@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,8 @@ from bench.parallel import photo
 from bench.record import machine
 from dip_engine import presets, restore
 from dip_engine.fit import Control
+
+MARKS = (0.01, 0.05, 0.10, 0.25, 0.50, 0.75)   # fractions of the run at which the ETA is read
 
 
 def probe(size: tuple[int, int], seconds: float, device: str, precision: str, preset: str,
@@ -66,14 +67,16 @@ def probe(size: tuple[int, int], seconds: float, device: str, precision: str, pr
             "eta_s": round(last.eta_s) if last.eta_s is not None else None,
             "eta_range_s": [round(t) for t in last.eta_range] if last.eta_range else None,
             "done": bool(last.done and not control.stopped), "readings": readings,
-            "peak_rss_mb": {"bench": _peak_mb(resource.RUSAGE_SELF), "worker": _peak_mb(resource.RUSAGE_CHILDREN)}}
+            "peak_rss_mb": {"bench": _peak_mb(children=False), "worker": _peak_mb(children=True)}}
 
 
-MARKS = (0.01, 0.05, 0.10, 0.25, 0.50, 0.75)
-
-
-def _peak_mb(who: int) -> int:
-    return round(resource.getrusage(who).ru_maxrss / 1024)   # kB on Linux
+def _peak_mb(children: bool) -> int | None:
+    try:
+        import resource   # Unix only
+    except ImportError:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
+    return round(usage.ru_maxrss / 1024)   # kB on Linux
 
 
 def main(argv=None) -> int:
