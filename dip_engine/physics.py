@@ -34,6 +34,7 @@ class Physics:
 
     task: ClassVar[str]
     kept: ClassVar[tuple[str, str]] = ("original", "the original")  # its classical answer: key, words
+    kept_how: ClassVar[str] = ""   # what `finish` does to a kept classical answer, in words
     tiles: ClassVar[bool] = True  # too large for memory: overlapping tiles (False: crops around the mask)
     gated: ClassVar[bool] = False  # auto-stop waits until the residual reaches the noise power
     scale: int = 1
@@ -73,7 +74,8 @@ class Physics:
         return image
 
     def finish(self, pixels: np.ndarray, region: Region, image: np.ndarray) -> np.ndarray:
-        """The result of output `region` from a finished run's `image` that holds network output."""
+        """The result of output `region` from a finished run's `image` (network output, the
+        classical answer, or both)."""
         return image
 
     def compose(self, photo: Photo, image: np.ndarray, region: Region) -> Photo:
@@ -101,6 +103,7 @@ class SuperResolution(Physics):
 
     task = "sr"
     kept = ("lanczos", "the Lanczos upscale")
+    kept_how = ", back-projected onto your photo once"
 
     def check(self, photo: Photo) -> None:
         if self.scale not in SCALES:
@@ -117,7 +120,9 @@ class SuperResolution(Physics):
         return Problem(tensor(obs), Downsample(self.scale), _size(region), usable_mse=usable), up
 
     def finish(self, pixels: np.ndarray, region: Region, image: np.ndarray) -> np.ndarray:
-        # +0.11 to +0.21 dB at 4x on zebra, street and lighthouse (bench/README.md, "Back-projection for SR")
+        # network results: +0.11 to +0.21 dB at 4x on zebra, street and lighthouse; the Lanczos
+        # upscale: +0.02 dB or more on each of the 12 validation photos at 2x, 4x and 8x, however
+        # the small photo was made (bench/README.md, "Back-projection for SR")
         return classical.back_project(image, self.observation(pixels, region), self.downsample)
 
     def downsample(self, a: np.ndarray) -> np.ndarray:

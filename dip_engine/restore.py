@@ -497,13 +497,14 @@ def _resume_parts_plan(job: Job, pl: Plan, resume: dict) -> Plan:
 
 def _kept(job: Job, step: Step, what_parts: str = "") -> None:
     """Mark `step` as ending with the classical answer: a plain sentence for the user."""
-    key, what = job.physics().kept
+    ph = job.physics()
+    key, what = ph.kept
     step.extra["kept"] = key
     if step.stopped_by == "user":
         why = f"Stopped at iteration {step.iteration}: too early to be useful"
     else:
         why = f"The run ended at iteration {step.iteration} before its result beat {what}"
-    step.extra["kept_message"] = f"{why}; {what} is kept{what_parts}."
+    step.extra["kept_message"] = f"{why}; {what} is kept{what_parts}{ph.kept_how}."
 
 
 def _preview(region: Region, image: np.ndarray, total: int) -> Step:
@@ -542,7 +543,7 @@ def _run_single(job: Job, pl: Plan, preset: presets.Preset, control: Control, fi
             step.image, step.usable, step.result_iteration = classic, False, None
             step.confidence = None   # the classical answer: no fit to be unsure about
             _kept(job, step)
-        elif step.done:
+        if step.done:
             step.image = ph.finish(pixels, region, step.image)
         if step.image is not None:
             step.image = composite(step.image)
@@ -756,9 +757,7 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
     # a part is unfinished when no fit of its region ran to its end with a result
     unfinished = [i for i in range(n) if not any(j in ended and j in images for j in fits_of[layout.of[i]])]
     stopped_by = "user" if "user" in reasons.values() else "auto" if "auto" in reasons.values() else "iterations"
-    image = picture()
-    if len(unfinished) < n:   # some network output in it
-        image = ph.finish(pixels, whole(H, W), image)
+    image = ph.finish(pixels, whole(H, W), picture())
     out = replace(last, iteration=sum(iters), done=True, stopped_by=stopped_by, eta_s=None, eta_range=None,
                   progress=1.0, image=image, usable=not unfinished, result_iteration=None,
                   checkpoint=checkpoint())

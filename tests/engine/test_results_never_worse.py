@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dip_engine import classical, restore
+from dip_engine import classical, physics, restore
 from dip_engine.fit import Control, Problem, fit
 from dip_engine.imageio import Photo
 from dip_engine.operators import Identity
@@ -71,8 +71,10 @@ def test_stopping_too_early_keeps_the_classical_answer_and_says_so(task, kw, kep
     assert "too early to be useful" in last.extra["kept_message"] and "is kept" in last.extra["kept_message"]
     if task == "denoise":
         assert np.array_equal(last.result.data, p.data)
-    else:
-        assert np.abs(last.result.pixels - classical.lanczos_upscale(p.pixels, 80, 64)).max() <= 1 / 255 + 1e-6
+    else:   # the Lanczos upscale, back-projected onto the photo once (as every SR result)
+        up = classical.lanczos_upscale(p.pixels, 80, 64)
+        kept_image = classical.back_project(up, p.pixels, physics.of("sr", scale=4).downsample)
+        assert np.abs(last.result.pixels - kept_image).max() <= 1 / 255 + 1e-6
 
 
 @pytest.mark.parametrize("preset", ["draft", "fast"])   # one fit; two fits averaged
@@ -228,3 +230,18 @@ def test_an_sr_result_with_network_output_is_back_projected_onto_the_small_photo
         return float(((down(a) - small) ** 2).mean())
     assert mismatch(last.image) < mismatch(image) / 2          # closer to the photo than the network's own
     assert np.abs(last.result.pixels - last.image).max() <= 1 / 255 + 1e-6
+
+
+def test_a_kept_lanczos_upscale_is_back_projected_too_and_the_user_is_told(monkeypatch):
+    monkeypatch.setattr(classical, "usable_mse", lambda *a, **k: 1e-12)   # no network result is usable
+    p = as_photo(textured(16, 20))
+    *_, last = restore.run(restore.Job("sr", p, scale=2, iters=30, **TINY))
+    assert last.done and not last.usable and last.extra["kept"] == "lanczos"
+    assert "the Lanczos upscale is kept, back-projected onto your photo once" in last.extra["kept_message"]
+    ph = physics.of("sr", scale=2)
+    up = classical.lanczos_upscale(p.pixels, 40, 32)
+
+    def mismatch(a):
+        return float(((ph.downsample(a) - p.pixels) ** 2).mean())
+    assert np.abs(last.image - up).max() > 1 / 255          # not the plain upscale
+    assert mismatch(last.image) < mismatch(up) / 2          # closer to the photo than the plain upscale
