@@ -4,6 +4,11 @@
     python -m bench.backproject --cases zebra_sr4,val_street_sr4,val_lighthouse_sr4 --seeds 0,1 \\
         --out bench/results/backproject.jsonl
 
+    python -m bench.backproject --kept --cases zebra_sr4,val_sr2,val_sr4,val_sr8
+
+`--kept` fits nothing either: the engine's answer when every tile keeps Lanczos, as it was
+(the plain upscale) and as it is now (back-projected once), per case.
+
 `--kernels` fits nothing: for every validation photo at x2, x4 and x8, the small photo made by
 Pillow's Lanczos (as the bench's SR cases), Pillow's bicubic or OpenCV's area averaging, the
 PSNR (Y) of the Lanczos upscale and its gain after 1, 3 and 10 back-projection steps with the
@@ -69,6 +74,17 @@ def kernels(photos: list[Path]) -> list[dict]:
                              "gain": {str(k): round(metrics.psnr_y(classical.back_project(up, small, down, k), truth)
                                                     - base, 3) for k in STEPS}})
     return rows
+
+
+def kept_row(case: bench_cases.Case) -> dict:
+    """What a run that keeps Lanczos everywhere returned before 2026-12-07 (the plain upscale,
+    `Physics.classical`) and returns now (`Physics.finish`: back-projected once). No network is
+    fitted, so no seed plays a part."""
+    ph = physics.of("sr", scale=case.scale)
+    region = restore.whole(*case.truth.shape[:2])
+    plain = ph.classical(case.observed, region)
+    return {"case": case.name, "kept_plain": _psnr(case, plain),
+            "kept_now": _psnr(case, ph.finish(case.observed, region, plain))}
 
 
 def case_row(case: bench_cases.Case, seed: int, iters: int | None = None, tile: int | None = None) -> dict:
@@ -142,6 +158,8 @@ def _psnr(case: bench_cases.Case, img: np.ndarray) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kernels", action="store_true", help="the Lanczos upscale only, small photos made 3 ways")
+    ap.add_argument("--kept", action="store_true", help="the engine's kept Lanczos upscale, before and after "
+                    "back-projection, on --cases (e.g. zebra_sr4,val_sr2,val_sr4,val_sr8); no fit")
     ap.add_argument("--cases", default="zebra_sr4")
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--iters", type=int, help="iterations per tile (default: the preset's)")
@@ -158,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench.backproject: {e}", file=sys.stderr)
             return 2
         rows = kernels(photos)
+    elif a.kept:
+        rows = [kept_row(bench_cases.build_or_exit(n, None, "bench.backproject")) for n in bench_cases.select(a.cases)]
     else:
         rows = []
         for name in a.cases.split(","):

@@ -99,7 +99,7 @@ def select(text: str) -> list[str]:
             names = list(NAMES)
         elif part == "val":
             names = [n for t in VAL_TASKS for n in select(f"val_{t}")]
-        elif part.startswith("val_") and part[4:] in VAL_TASKS:
+        elif part.startswith("val_") and (part[4:] in VAL_TASKS or part[4:] in ("sr2", "sr8")):   # other SR scales
             names = [f"val_{p}_{part[4:]}" for p in photos()]
         else:
             names = [part]

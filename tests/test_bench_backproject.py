@@ -44,3 +44,11 @@ def test_no_data_is_said_plainly(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(cases.ENV, str(tmp_path))
     assert backproject.main(["--kernels", "--out", str(tmp_path / "k.jsonl")]) == 2
     assert "no validation/ folder" in capsys.readouterr().err
+
+
+def test_the_kept_lanczos_upscale_is_scored_plain_and_back_projected(hill_data, tmp_path):
+    out = tmp_path / "kept.jsonl"
+    assert backproject.main(["--kept", "--cases", "val_sr2,val_sr4", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["case"] for r in rows] == ["val_hill_sr2", "val_hill_sr4"]
+    assert all(r["kept_now"] > r["kept_plain"] for r in rows)   # what the engine now returns is better
