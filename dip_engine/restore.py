@@ -756,7 +756,9 @@ def _run_parts(job: Job, pl: Plan, preset: presets.Preset, control: Control, fit
         yield last
     # a part is unfinished when no fit of its region ran to its end with a result
     unfinished = [i for i in range(n) if not any(j in ended and j in images for j in fits_of[layout.of[i]])]
-    stopped_by = "user" if "user" in reasons.values() else "auto" if "auto" in reasons.values() else "iterations"
+    # a Stop that came before some part reported (even before the first) is the user's too
+    stopped_by = "user" if "user" in reasons.values() or (control.stopped and len(ended) < n) else \
+        "auto" if "auto" in reasons.values() else "iterations"
     image = ph.finish(pixels, whole(H, W), picture())
     out = replace(last, iteration=sum(iters), done=True, stopped_by=stopped_by, eta_s=None, eta_range=None,
                   progress=1.0, image=image, usable=not unfinished, result_iteration=None,

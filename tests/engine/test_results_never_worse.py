@@ -97,6 +97,19 @@ def test_a_noise_free_photo_is_not_blurred_by_denoising():
     assert np.array_equal(last.result.data, p.data)
 
 
+def test_a_tiled_run_stopped_before_any_tile_started_says_it_was_stopped():
+    p = noisy_photo()
+    control = Control()
+    steps = []
+    for s in restore.run(restore.Job("denoise", p, iters=50, tile=32, overlap=8, **TINY), control):
+        steps.append(s)
+        control.stop()   # at the first frame, before any tile has reported
+    last = steps[-1]
+    assert last.done and last.stopped_by == "user" and last.extra["unfinished_parts"] == list(range(last.extra["parts"]))
+    assert last.extra["kept_message"] == "Stopped at iteration 0: too early to be useful; the original is kept in all parts."
+    assert np.array_equal(last.result.data, p.data)
+
+
 def test_tiled_progress_has_a_fixed_total_and_unfinished_tiles_keep_the_input():
     p = noisy_photo()
     job = restore.Job("denoise", p, iters=5, tile=32, overlap=8, **TINY)
