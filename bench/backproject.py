@@ -177,18 +177,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         rows = kernels(photos)
     elif a.kept:
-        rows = [kept_row(bench_cases.build_or_exit(n, None, "bench.backproject")) for n in bench_cases.select(a.cases)]
+        rows = (kept_row(bench_cases.build_or_exit(n, None, "bench.backproject")) for n in bench_cases.select(a.cases))
     else:
-        rows = []
-        for name in a.cases.split(","):
-            case = bench_cases.build_or_exit(name, None, "bench.backproject")
-            rows += [case_row(case, int(s), a.iters, a.tile) for s in a.seeds.split(",")]
+        rows = (case_row(bench_cases.build_or_exit(name, None, "bench.backproject"), int(s), a.iters, a.tile)
+                for s in a.seeds.split(",") for name in bench_cases.select(a.cases))
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    with a.out.open("a") as f:
-        for r in rows:
-            r["machine"] = machine()
+    for r in rows:  # each row is written as soon as it is made: a fit takes minutes, and runs get cut
+        r["machine"] = machine()
+        with a.out.open("a") as f:
             f.write(json.dumps(r) + "\n")
-            print(json.dumps(r))
+        print(json.dumps(r), flush=True)
     return 0
 
 
