@@ -179,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     elif a.kept:
         rows = (kept_row(bench_cases.build_or_exit(n, None, "bench.backproject")) for n in bench_cases.select(a.cases))
     else:
-        rows = (case_row(bench_cases.build_or_exit(name, None, "bench.backproject"), int(s), a.iters, a.tile)
-                for s in a.seeds.split(",") for name in bench_cases.select(a.cases))
+        cases = [bench_cases.build_or_exit(n, None, "bench.backproject") for n in bench_cases.select(a.cases)]
+        rows = (case_row(case, int(s), a.iters, a.tile) for s in a.seeds.split(",") for case in cases)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     for r in rows:  # each row is written as soon as it is made: a fit takes minutes, and runs get cut
         r["machine"] = machine()

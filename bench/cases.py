@@ -6,7 +6,7 @@ holding `dip-paper/` and `validation/`.
 Case names: the paper's (`f16_denoise`, `zebra_sr4`, `kate_text`, `vase_object`,
 `library_holes`) and, per validation photo NAME, `val_NAME_denoise`, `val_NAME_sr4`,
 `val_NAME_inpaint` (and `val_NAME_sr2`, `val_NAME_sr8`: the other scales, in no group). Groups
-(`select`): `paper`, `val`, `val_denoise`, `val_sr4`, `val_inpaint`, `all`.
+(`select`): `paper`, `val`, `val_denoise`, `val_sr2`, `val_sr4`, `val_sr8`, `val_inpaint`, `all`.
 """
 from __future__ import annotations
 
@@ -224,7 +224,8 @@ def build(name: str, crop: int | None = None) -> Case:
         return _validation(name, crop) if name.startswith("val_") else _paper(name, crop)
     except KeyError:
         raise KeyError(f"unknown case {name}: choose from {', '.join(NAMES)}, val_PHOTO_TASK with TASK in "
-                       f"{', '.join(VAL_TASKS)}, or the groups paper, val, val_denoise, val_sr4, val_inpaint, all"
+                       f"{', '.join(VAL_TASKS)}, or the groups paper, val, val_denoise, val_sr2, val_sr4, val_sr8, "
+                       "val_inpaint, all"
                        ) from None
 
 
