@@ -1,4 +1,5 @@
 """Each task's observation model: one object per task, its problem, classical answer and result."""
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -107,3 +108,21 @@ def test_back_projection_brings_an_upscale_closer_to_the_small_photo_and_to_the_
     assert out.shape == up.shape and out.min() >= 0 and out.max() <= 1
     assert mismatch(out) < mismatch(up) / 4
     assert metrics.psnr(out, truth) > metrics.psnr(up, truth) + gain_db
+
+
+def test_an_sr_result_is_usable_up_to_three_times_the_lanczos_upscales_mismatch_and_no_further():
+    # back-projection corrects most of the mismatch, and tiles within 3x carry detail Lanczos
+    # lacks (bench/README.md, "where the usable rule errs"); blurrier results keep Lanczos
+    from tests.engine.test_results_never_worse import textured
+    small = textured(48, 56)
+    ph = physics.of("sr", scale=2)
+    problem, up = ph.part(small, (0, 0, 96, 112))
+
+    def mismatch(a):
+        return float(((ph.downsample(a) - small) ** 2).mean())
+
+    def blurred(sigma):
+        return cv2.GaussianBlur(up, (0, 0), sigma).reshape(up.shape)
+    mild, strong = blurred(0.5), blurred(0.8)
+    assert 2 < mismatch(mild) / mismatch(up) < 3 < 4 < mismatch(strong) / mismatch(up)
+    assert mismatch(up) < mismatch(mild) <= problem.usable_mse < mismatch(strong)
