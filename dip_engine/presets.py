@@ -42,7 +42,8 @@ class Preset:
     tile: int | None = None              # denoise/jpeg/sr: photos bigger than this are fitted in
                                          # overlapping tiles of this side (output px: SR tiles the
                                          # small photo by tile // scale); None: only when memory
-                                         # or Stop needs tiles
+                                         # or Stop needs tiles. Inpainting: marks spread over more
+                                         # than 4 tile² are filled in tiles (those with marks; CPUs only)
     overlap: int | None = None           # ... overlapping by this many output px (None: tile // 8,
                                          # at least restore.MIN_OVERLAP px of the fitted photo)
     fits: int = 1                        # denoise/jpeg/sr: fit every tile (or the whole photo) this
@@ -168,8 +169,14 @@ def _ours(task: str, name: str, holes: bool = False) -> Preset:
         # Thin marks (text, scratches): no quality peak, the fill keeps sharpening slowly. `fast`
         # passes the paper net's best on kate (37.55 dB, 6000 its) at 900 and reaches 37.81 at
         # 1500, 37.98 at 1900 (bench, 128 px crop): its budget stops at 1500.
+        # Marks spread over more than four 128-px tiles are filled in such tiles (those with marks, on
+        # CPUs, as denoising's tiles): kate whole at 512² ended at 42.48 dB after 1500 iterations,
+        # its 25 tiles reach 44.41 at 600 and 45.21 at 1500 (the paper net's best: 45.40), in about
+        # the whole fit's time on 2 cores (bench/README.md, "Thin marks in tiles"). `fast` only:
+        # the wider nets are not measured in tiles.
         size = {"fast": "Small network", "balanced": "Medium network", "quality": "The paper's full-size network"}[name]
         return replace(base, skip_channels=width, upsample="nearest", reg_noise=0.03, region=True,
+                       tile=128 if name == "fast" else None,
                        iterations=1500 if name == "fast" else iters + 500,
                        description=f"{size} for text and scratches: runs its whole budget, the fill keeps sharpening.")
     return base

@@ -211,7 +211,7 @@ def plan(job: Job) -> Plan:
 
 
 def _plan_tiles(job: Job, preset: presets.Preset, dev: torch.device, est, base: Plan) -> Plan:
-    """Denoise, JPEG, SR: the whole photo, or overlapping tiles."""
+    """Denoise, JPEG, SR: the whole photo, or overlapping tiles (thin marks: `_plan_mark_tiles`)."""
     ph, c = job.physics(), job.photo.color_channels
     W, H = output_size(job)
     budget, whole_est = base.budget_bytes, base.whole_bytes
@@ -333,6 +333,12 @@ def _plan_crops(job: Job, preset: presets.Preset, est, base: Plan) -> Plan:
         rs, masks = [g for g, _ in groups], [m for _, m in groups]
     else:
         rs, masks = [single], None
+    # Thin marks spread wide in tiles (measured: areas of 512x384 px and more, in 128-px tiles);
+    # crops of up to four tiles' area are fitted whole, as the bench measured them (192-px crops).
+    if preset.tile and base.device == "cpu" and any(regions.area(x) > 4 * preset.tile ** 2 for x in rs):
+        tiled = _plan_mark_tiles(job, preset, est, base, single)
+        if tiled is not None:
+            return tiled
     e = cost(rs)
     if e <= budget:
         base.regions, base.masks, base.estimate_bytes = rs, masks, e
@@ -356,6 +362,27 @@ def _plan_crops(job: Job, preset: presets.Preset, est, base: Plan) -> Plan:
                   f"(est. {human(e)}, budget {human(budget)} on {base.device}): fill smaller parts of the "
                   f"mask one at a time, or use the 'fast' preset or fewer channels")
     return base
+
+
+def _plan_mark_tiles(job: Job, preset: presets.Preset, est, base: Plan, box: Region) -> Plan | None:
+    """Thin marks spread over more than four tiles' area: overlapping tiles of `box`, only
+    those that hold marks fitted, blended as denoising's tiles are; None when a tile would not fit
+    the memory budget (the crops then narrow their margin instead)."""
+    tile = preset.tile
+    overlap = preset.overlap if preset.overlap is not None else max(MIN_OVERLAP, tile // 8)
+    t0, l0, b0, r0 = box
+    grid = [(t + t0, l + l0, b + t0, r + l0) for t, l, b, r in regions.tiles(b0 - t0, r0 - l0, tile, overlap)]
+    tiles = [(t, l, b, r) for t, l, b, r in grid if job.mask[t:b, l:r].any()]
+    t, l, b, r = tiles[0]
+    e = est(b - t, r - l)
+    if e > base.budget_bytes:
+        return None
+    size = f"{r - l}x{b - t} px"
+    skipped = f" (the {len(grid) - len(tiles)} without marks are left as they are)" if len(tiles) < len(grid) else ""
+    return replace(base, regions=tiles, tiles=tiles, tile=tile, overlap=overlap, estimate_bytes=e,
+                   notes=[*base.notes, f"Filling the marks in {len(tiles)} tiles of {size} with {overlap} px "
+                          f"overlap{skipped}: the '{preset.name}' network fills thin marks sharper on pieces "
+                          f"of this size than on the whole area, and sooner."])
 
 
 def run(job: Job, control: Control | None = None, resume: dict | None = None) -> Iterator[Step]:
@@ -560,7 +587,7 @@ def _chain(first, rest):
 
 
 class _Tiles:
-    """Overlapping tiles (denoise, JPEG, SR): the whole output is the classical answer with each
+    """Overlapping tiles (denoise, JPEG, SR, thin marks to fill): the whole output is the classical answer with each
     tile's change blended in by raised-cosine weights that sum to 1, so seams do not show. A
     tile fitted several times (`Preset.fits`) is one region here: its image is the mean of
     its fits' (`_run_parts`)."""
@@ -570,18 +597,23 @@ class _Tiles:
         at = {r: g for g, r in enumerate(dict.fromkeys(tuple(r) for r in pl.regions))}
         self.regions = list(at)
         self.of = [at[tuple(r)] for r in pl.regions]   # part -> its region (a dict: ~2000 parts at 12 MP)
-        self.base = job.physics().classical(job.photo.pixels, whole(H, W))
+        ph = job.physics()
+        self.base = ph.classical(job.photo.pixels, whole(H, W))
         self.weights = regions.weights(self.regions, H, W)
+        # inpainting: a tile changes its marks only (elsewhere the base is the photo)
+        self.composite, self.pixels = ph.composite, job.photo.pixels
 
     def put(self, out: np.ndarray, i: int, image: np.ndarray, old: np.ndarray | None = None) -> None:
         """Blend tile i's `image` into `out`, in place of its `old` image if `out` holds one."""
-        t, l, b, r = self.regions[i]
-        out[t:b, l:r] += self.weights[i][..., None] * (image - (self.base[t:b, l:r] if old is None else old))
+        t, l, b, r = region = self.regions[i]
+        image = self.composite(self.pixels, region, image)
+        old = self.base[t:b, l:r] if old is None else self.composite(self.pixels, region, old)
+        out[t:b, l:r] += self.weights[i][..., None] * (image - old)
 
     def take(self, out: np.ndarray, i: int, old: np.ndarray) -> None:
         """Take tile i's `old` image out of `out` again."""
-        t, l, b, r = self.regions[i]
-        out[t:b, l:r] -= self.weights[i][..., None] * (old - self.base[t:b, l:r])
+        t, l, b, r = region = self.regions[i]
+        out[t:b, l:r] -= self.weights[i][..., None] * (self.composite(self.pixels, region, old) - self.base[t:b, l:r])
 
     def confidence(self, maps: dict[int, np.ndarray], size: tuple[int, int]) -> np.ndarray | None:
         return confidence.mosaic(maps, self.regions, size, weights=self.weights)

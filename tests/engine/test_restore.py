@@ -218,6 +218,8 @@ def test_tiles_blend_without_seams_even_when_tiles_disagree(monkeypatch):
 def test_tiled_frames_show_each_tiles_latest_preview(monkeypatch):
     fake, _ = _fake_fit([0.0, 0.1, -0.05, 0.08, 0.02, -0.1], drift=0.01)
     monkeypatch.setattr(restore.parallel, "fit", fake)
+    # every frame, however busy the machine: thinning them has a test of its own (below)
+    monkeypatch.setattr(restore, "FRAME_FREE_S", 10.0)
     job = restore.Job("denoise", gradient_photo(), preset="draft", iters=3, tile=48, overlap=16, preview_every=1,
                       workers=1)
     steps = list(restore.run(job))
@@ -403,6 +405,60 @@ def test_whole_photo_presets_are_never_split_into_crops():
     assert len(restore.plan(restore.Job("inpaint", p, mask=mask, preset="fast")).regions) == 2
     plan = restore.plan(restore.Job("inpaint", p, mask=mask, preset="paper-holes"))
     assert plan.regions == [(0, 0, 300, 400)]
+
+
+def _thin_lines(h=300, w=400):
+    """Two 3-px lines across much of the photo: thin marks spread wider than `fast`'s tile."""
+    mask = np.zeros((h, w), bool)
+    mask[50:53, 20:380] = True
+    mask[250:253, 20:200] = True
+    return mask
+
+
+def test_thin_marks_spread_wide_are_filled_in_tiles_that_hold_marks(monkeypatch):
+    p, mask = photo(h=300, w=400), _thin_lines()
+    pl = restore.plan(restore.Job("inpaint", p, mask=mask, preset="fast"))
+    assert pl.tiled and pl.tile == 128 and pl.tiles == pl.regions
+    assert all(b - t <= 128 and r - l <= 128 and mask[t:b, l:r].any() for t, l, b, r in pl.tiles)
+    grid = regions.tiles(300, 400, 128, 16)
+    assert len(pl.tiles) < len(grid)   # the tiles between the lines are not fitted
+    assert f"{len(pl.tiles)} tiles of " in pl.notes[-1] and "without marks are left" in pl.notes[-1]
+    # a GPU fits the whole area at once, as it does for denoising's tiles
+    monkeypatch.setattr(restore.devices, "pick", lambda name: torch.device("cuda"))
+    assert not restore.plan(restore.Job("inpaint", p, mask=mask, preset="fast")).tiled
+
+
+def test_wider_inpainting_presets_and_small_areas_are_not_tiled():
+    p, mask = photo(h=300, w=400), _thin_lines()
+    assert not restore.plan(restore.Job("inpaint", p, mask=mask, preset="balanced")).tiled
+    small = np.zeros((300, 400), bool)
+    small[100:103, 150:230] = True   # its crop fits in one tile
+    pl = restore.plan(restore.Job("inpaint", p, mask=small, preset="fast"))
+    assert not pl.tiled and len(pl.regions) == 1
+
+
+def test_tiled_fill_blends_only_the_marks_and_keeps_every_other_pixel(monkeypatch):
+    """Every tile answers 0.5 everywhere: the marks come out exactly 0.5, overlaps included (the
+    weights of the fitted tiles sum to 1 on every mark), and no other pixel moves, in the
+    frames shown while the tiles run nor in the result."""
+    def flat(problem, preset, *, iterations, seed, auto_stop, preview_every, control, device, confidence=True,
+             precision="fp32"):
+        img = np.full((*problem.size, 3), 0.5, np.float32)
+        for i in range(1, iterations + 1):
+            yield Step(i, iterations, 0.1, 0.01 * i, 0.01, 0.01, img if i % preview_every == 0 else None)
+        yield Step(iterations, iterations, 0.1, 0.01, 0.01, None, img, done=True, stopped_by="iterations")
+    monkeypatch.setattr(restore.parallel, "fit", flat)
+    monkeypatch.setattr(restore, "FRAME_FREE_S", 10.0)   # every frame, however busy the machine
+    p, mask = photo(h=300, w=400), _thin_lines()
+    steps = list(restore.run(restore.Job("inpaint", p, mask=mask, preset="fast", iters=2, preview_every=1,
+                                         workers=1)))
+    assert steps[0].extra["plan"].tiled
+    frames = [s.image for s in steps if s.image is not None]
+    assert len(frames) > 2 and all(np.abs(f[~mask] - p.pixels[~mask]).max() < 1e-5 for f in frames)
+    last = steps[-1]
+    assert last.done and last.usable and last.extra["kept"] is None
+    assert np.array_equal(last.result.data[~mask], p.data[~mask])
+    assert np.all(np.abs(last.result.data[mask].astype(int) - 128) <= 1)
 
 
 def test_thick_marks_get_the_large_hole_network_and_thin_ones_the_skip_network():
