@@ -123,11 +123,16 @@ def _worker(tasks, results, stop, pause, run, threads) -> None:
     if threads:
         torch.set_num_threads(threads)
     control = Control()
+    parent = mp.parent_process()
 
     def watch():
         # poll, never stop.wait(): a process that exits while waiting on an Event leaves the
         # Event's next set() blocked for good
         while not stop.is_set():
+            if parent is not None and not parent.is_alive():
+                # the app or CLI was killed (no chance to set `stop`): nobody will take our
+                # results, and a fit left running would hold a core until its photo was done
+                os._exit(1)
             control.pause() if pause.is_set() else control.resume()
             time.sleep(POLL_S)
         control.stop()

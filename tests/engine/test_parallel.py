@@ -1,4 +1,11 @@
 """Parts of one photo fitted on several cores at once give what one worker gives."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -73,3 +80,51 @@ def test_a_killed_worker_reaches_the_user_as_a_run_error_naming_the_likely_cause
     job = restore.Job("denoise", noisy(), preset="fast", iters=5, channels=8, tile=48, overlap=16, workers=2, threads=1)
     with pytest.raises(restore.RunError, match=r"exit code -9\) while fitting \d+x\d+ pixels.*memory.*--workers 1"):
         list(restore.run(job))
+
+
+def _linger(pid_file, control):
+    """A part that never ends by itself (up to a minute): it only writes down its process id."""
+    Path(pid_file).write_text(str(os.getpid()))
+    for _ in range(600):
+        time.sleep(0.1)
+    yield from ()
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"   # a zombie has stopped; whoever adopted it may not reap it at once
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_workers_end_when_the_app_is_killed(tmp_path):
+    """Killed from a task manager, the app gets no chance to stop its workers: they notice and end
+    instead of holding the cores for the rest of the photo."""
+    pid_file = tmp_path / "worker.pid"
+    script = ("from dip_engine import parallel, restore\n"
+              "from tests.engine.test_parallel import _linger\n"
+              "if __name__ == '__main__':\n"
+              f"    list(parallel.in_processes([{str(pid_file)!r}], _linger, workers=1, threads=1,"
+              " control=restore.Control()))\n")
+    app = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[2])
+    try:
+        for _ in range(600):
+            if pid_file.exists() and pid_file.read_text():
+                break
+            assert app.poll() is None, "the parent ended before its worker started"
+            time.sleep(0.1)
+        worker = int(pid_file.read_text())
+        assert _running(worker)
+        app.send_signal(signal.SIGKILL)
+        app.wait()
+        for _ in range(100):   # POLL_S is 0.1 s
+            if not _running(worker):
+                break
+            time.sleep(0.1)
+        assert not _running(worker)
+    finally:
+        app.kill()
+        if pid_file.exists() and pid_file.read_text() and _running(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
