@@ -6,6 +6,7 @@ compare  as `running` with a short iteration budget; when it ends, show a split 
 error    try to open a corrupt file (the real open path shows the error banner)
 confidence  a denoising run with the confidence overlay (View menu) on its live frames
 variations  as `mask` with one stroke, then Run > Variations… with three seeds
+scratches  choose Inpaint, paint four thin strokes across the photo and start 'fast' (in tiles)
 """
 from __future__ import annotations
 
@@ -60,6 +61,17 @@ def drive(window, state: str) -> None:
         window.task_panel.select_preset("fast")
         window.task_panel.iters_spin.setValue(3000)
         window.actions_["show_confidence"].setChecked(True)
+        window.run.start()
+        return
+    if state == "scratches":                  # thin marks spread wide: filled in tiles
+        window.task_panel.task_buttons["inpaint"].click()
+        window.masks.set_tool("brush")
+        w, h = window.document.photo.width, window.document.photo.height
+        window.canvas.set_brush_size(8)
+        for k in range(4):
+            y = h * (0.15 + 0.22 * k)
+            paint_stroke(window, [(w * (0.08 + 0.06 * i), y + (i % 2) * 4) for i in range(14)])
+        window.task_panel.select_preset("fast")
         window.run.start()
         return
     _paint_demo_mask(window, 2 if state == "mask" else 1)
