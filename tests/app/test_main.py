@@ -11,14 +11,19 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 app = QApplication(sys.argv[:1])
 seen = {}
+tries = [0]
 def check():
     w = QApplication.topLevelWidgets()
     win = [x for x in w if x.objectName() == "MainWindow"][0]
+    if win.document.photo is None and tries[0] < 300:   # a busy machine opens it later: wait up to a minute
+        tries[0] += 1
+        QTimer.singleShot(200, check)
+        return
     seen["photo"] = None if win.document.photo is None else (win.document.photo.width, win.document.photo.height)
     import asyncio
     seen["loop"] = type(asyncio.get_event_loop()).__name__
     win.close()
-QTimer.singleShot(1500, check)
+QTimer.singleShot(500, check)
 from app.main import main
 rc = main([sys.argv[1]])
 print("RESULT", rc, seen["photo"], seen["loop"])
