@@ -587,10 +587,10 @@ def _chain(first, rest):
 
 
 class _Tiles:
-    """Overlapping tiles (denoise, JPEG, SR, thin marks to fill): the whole output is the classical answer with each
-    tile's change blended in by raised-cosine weights that sum to 1, so seams do not show. A
-    tile fitted several times (`Preset.fits`) is one region here: its image is the mean of
-    its fits' (`_run_parts`)."""
+    """Overlapping tiles (denoise, JPEG, SR, thin marks to fill): the whole output is the
+    classical answer with each tile's change blended in by raised-cosine weights that sum to 1,
+    so seams do not show. A tile fitted several times (`Preset.fits`) is one region here: its
+    image is the mean of its fits' (`_run_parts`)."""
 
     def __init__(self, job: Job, pl: Plan):
         W, H = output_size(job)
