@@ -51,7 +51,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="dip-studio", description="Restore photos with Deep Image Prior.")
     ap.add_argument("photo", nargs="?", help="a photo or a project (.dipproj) to open")
     ap.add_argument("--demo-state", choices=["mask", "running", "compare", "error", "confidence", "variations",
-                                                     "scratches"],
+                                             "scratches"],
                     help=argparse.SUPPRESS)   # drives the real UI into a state, for screenshots
     return ap.parse_args(argv)
 
