@@ -171,9 +171,10 @@ def _ours(task: str, name: str, holes: bool = False) -> Preset:
         # 1500, 37.98 at 1900 (bench, 128 px crop): its budget stops at 1500.
         # Marks spread over more than four 128-px tiles are filled in such tiles (those with marks, on
         # CPUs, as denoising's tiles): kate whole at 512² ended at 42.48 dB after 1500 iterations,
-        # its 25 tiles reach 44.41 at 600 and 45.21 at 1500 (the paper net's best: 45.40), in about
-        # the whole fit's time on 2 cores (bench/README.md, "Thin marks in tiles"). `fast` only:
-        # the wider nets are not measured in tiles.
+        # its 25 tiles reach 44.41 at 600 and 45.21 at 1500 (seed 1: 44.97 and 45.79; the paper
+        # net's best: 45.40), in about the whole fit's time on 2 cores; beach and lighthouse
+        # (scratches) gain 0.58 and 0.26 dB over two seeds (bench/README.md, "Thin marks in
+        # tiles"). `fast` only: the wider nets are not measured in tiles.
         size = {"fast": "Small network", "balanced": "Medium network", "quality": "The paper's full-size network"}[name]
         return replace(base, skip_channels=width, upsample="nearest", reg_noise=0.03, region=True,
                        tile=128 if name == "fast" else None,
