@@ -8,11 +8,12 @@ The inpainting case's photo is cut into overlapping tiles of `--tile` px (overla
 and every tile that holds marks is fitted with the `fast` preset for thin marks, `--jobs` tiles
 at a time with one thread each; `--tile 0` fits the whole photo once instead (what the engine
 did before thin marks got tiles). `--layout cover` places the tiles on the marks instead of on a
-grid (`cover`): fewer tiles along a scratch, each mark at least `--overlap` px inside a tile. Each tile's smoothed output is kept every `EVERY` iterations,
-and at each of those points the tiles are blended as the engine blends them (raised-cosine
-weights, marks only) and scored: PSNR of the photo and inside the marks, with every tile's
-network fill ("net") and with the engine's usable rule applied per tile ("usable": a tile whose
-fill is not yet judged better than Telea's keeps Telea's). One JSON line per run.
+grid (`cover`): fewer tiles along a scratch, each mark at least `--overlap` px inside a tile.
+Each tile's smoothed output is kept every `EVERY` iterations, and at each of those points the
+tiles are blended as the engine blends them (raised-cosine weights, marks only) and scored:
+PSNR of the photo and inside the marks, with every tile's network fill ("net") and with the
+engine's usable rule applied per tile ("usable": a tile whose fill is not yet judged better than
+Telea's keeps Telea's). One JSON line per run.
 """
 from __future__ import annotations
 
@@ -138,7 +139,8 @@ def main(argv: list[str] | None = None) -> None:
             results[i] = (outputs, telea)
             print(f"  tile {i}: {wall:.0f} s", flush=True)
     row = {"case": a.case, "tile": a.tile, "overlap": a.overlap, "layout": a.layout, "seed": a.seed,
-           "iters": a.iters, "channels": a.channels or None, "jobs": a.jobs, "tiles": len(tiles), "fitted": len(todo),
+           "iters": a.iters, "channels": a.channels or None, "jobs": a.jobs, "tiles": len(tiles),
+           "fitted": len(todo),
            "wall_s": round(time.perf_counter() - t0, 1), "machine": machine(), "curve": {}}
     for it in sorted(next(iter(results.values()))[0]):
         for mode in ("net", "usable"):
